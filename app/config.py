@@ -1,0 +1,97 @@
+"""Configuration read from the environment.
+
+`MEEZAN_ENV` picks the class: `development` (default), `production` or `test`.
+Production refuses to start without SECRET_KEY and DATABASE_URL; development keeps a random key in
+the instance folder so no secret ever lives in the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+def _normalise_database_url(url: str) -> str:
+    """Accept plain `postgresql://` URLs and use the psycopg 3 driver for them."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    WTF_CSRF_ENABLED = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    API_TOKEN_TTL_HOURS = int(os.environ.get("MEEZAN_API_TOKEN_TTL_HOURS", "12"))
+    WORKFLOWS_DIR = str(Path(__file__).resolve().parent.parent / "workflows")
+    TESTING = False
+
+    def __init__(self, instance_path: str) -> None:
+        url = os.environ.get("DATABASE_URL")
+        if url:
+            self.SQLALCHEMY_DATABASE_URI = _normalise_database_url(url)
+        else:
+            self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{Path(instance_path) / 'meezan.db'}"
+
+
+class DevelopmentConfig(Config):
+    def __init__(self, instance_path: str) -> None:
+        super().__init__(instance_path)
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _instance_secret(instance_path)
+
+
+class ProductionConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+
+    def __init__(self, instance_path: str) -> None:
+        super().__init__(instance_path)
+        if not self.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in the environment in production")
+        if not os.environ.get("DATABASE_URL"):
+            raise RuntimeError("DATABASE_URL must be set in the environment in production")
+
+
+class TestConfig(Config):
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+
+    def __init__(self, instance_path: str) -> None:
+        super().__init__(instance_path)
+        self.SECRET_KEY = self.SECRET_KEY or secrets.token_hex(32)
+        url = os.environ.get("MEEZAN_TEST_DATABASE_URL")
+        if url:
+            self.SQLALCHEMY_DATABASE_URI = _normalise_database_url(url)
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "development": DevelopmentConfig,
+    "production": ProductionConfig,
+    "test": TestConfig,
+}
+
+
+def _instance_secret(instance_path: str) -> str:
+    """A per-installation random key, created on first start, never committed."""
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_config(instance_path: str, name: str | None = None) -> Config:
+    name = name or os.environ.get("MEEZAN_ENV", "development")
+    if name not in CONFIGS:
+        raise RuntimeError(f"Unknown MEEZAN_ENV {name!r}; use one of {sorted(CONFIGS)}")
+    return CONFIGS[name](instance_path)

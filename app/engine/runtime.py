@@ -1,0 +1,139 @@
+"""The one class that holds a live BpmnWorkflow.
+
+Services load a case's workflow into a `WorkflowRuntime`, act on it, and dump its state back in
+the same transaction. Nothing outside `app.engine` sees a SpiffWorkflow object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from app.engine.parser import ParsedProcess
+from app.engine.scripts import restricted_script_engine
+from app.engine.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
+
+
+class EngineError(RuntimeError):
+    """The engine could not run the process (bad data for a condition, a failing script...)."""
+
+
+class TaskNotReadyError(LookupError):
+    """The engine task is not waiting for a person (already completed, or never existed)."""
+
+
+@dataclass(frozen=True)
+class ReadyHumanTask:
+    """What the app needs to know about a user task waiting for a person."""
+
+    engine_task_id: str
+    task_name: str
+    title: str
+    lane: str | None
+    form_key: str | None
+    due_in_days: int | None
+    instructions: str | None
+
+
+def _to_ready(task: Any) -> ReadyHumanTask:
+    spec = task.task_spec
+    props = spec.extensions.get("properties", {})
+    due = props.get("dueInDays")
+    return ReadyHumanTask(
+        engine_task_id=str(task.id),
+        task_name=spec.bpmn_id,
+        title=spec.bpmn_name or spec.bpmn_id,
+        lane=spec.lane,
+        form_key=props.get("formKey"),
+        due_in_days=int(due) if due not in (None, "") else None,
+        instructions=spec.extensions.get("instructionsForEndUser"),
+    )
+
+
+class WorkflowRuntime:
+    def __init__(self, workflow: BpmnWorkflow) -> None:
+        self._workflow = workflow
+
+    @classmethod
+    def start(cls, process: ParsedProcess, data: dict[str, Any]) -> WorkflowRuntime:
+        workflow = BpmnWorkflow(
+            process.spec, process.subprocess_specs, script_engine=restricted_script_engine()
+        )
+        workflow.data.update(data)
+        start = workflow.get_tasks(state=TaskState.READY)
+        for task in start:
+            task.data.update(data)
+        runtime = cls(workflow)
+        runtime._run_engine()
+        return runtime
+
+    @classmethod
+    def load(cls, process: ParsedProcess, state_json: str, version: str) -> WorkflowRuntime:
+        workflow = workflow_from_json(
+            state_json, version, process.spec_dict, process.subprocess_specs_dict
+        )
+        # The script engine is not serialized: without this the case would run unrestricted.
+        workflow.script_engine = restricted_script_engine()
+        return cls(workflow)
+
+    def dump(self) -> tuple[str, str]:
+        return workflow_to_json(self._workflow), SERIALIZER_VERSION
+
+    def _run_engine(self) -> None:
+        try:
+            self._workflow.do_engine_steps()
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+
+    def ready_human_tasks(self) -> list[ReadyHumanTask]:
+        return [_to_ready(t) for t in self._workflow.get_tasks(state=TaskState.READY, manual=True)]
+
+    def task_data(self, engine_task_id: str) -> dict[str, Any]:
+        task = self._get_ready(engine_task_id)
+        return dict(task.data)
+
+    def _get_ready(self, engine_task_id: str) -> Any:
+        try:
+            task = self._workflow.get_task_from_id(UUID(engine_task_id))
+        except (KeyError, ValueError, SpiffWorkflowException) as exc:
+            raise TaskNotReadyError(engine_task_id) from exc
+        if task is None or task.state != TaskState.READY or not task.task_spec.manual:
+            raise TaskNotReadyError(engine_task_id)
+        return task
+
+    def complete_task(self, engine_task_id: str, data: dict[str, Any]) -> None:
+        """Merge validated form data into the task and run the engine to the next wait state."""
+        task = self._get_ready(engine_task_id)
+        task.data.update(data)
+        try:
+            task.run()
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+        self._run_engine()
+
+    @property
+    def is_completed(self) -> bool:
+        return self._workflow.is_completed()
+
+    def current_data(self) -> dict[str, Any]:
+        """The case's data as the engine sees it now: the ready tasks' data, or the final data."""
+        if self._workflow.is_completed():
+            return dict(self._workflow.data) | dict(self._workflow.last_task.data
+                                                    if self._workflow.last_task else {})
+        ready = self._workflow.get_tasks(state=TaskState.READY, manual=True)
+        if ready:
+            return dict(ready[0].data)
+        last = self._workflow.last_task
+        return dict(last.data) if last is not None else dict(self._workflow.data)
+
+    def completed_element_ids(self) -> list[str]:
+        return [
+            t.task_spec.bpmn_id
+            for t in self._workflow.get_tasks(state=TaskState.COMPLETED)
+            if getattr(t.task_spec, "bpmn_id", None)
+        ]

@@ -1,0 +1,25 @@
+"""SQLAlchemy models. Models never commit and never import the engine."""
+
+from app.models.audit import AuditEvent, AuditEventType
+from app.models.case import Case, CaseStatus
+from app.models.org import Employee, OrgUnit
+from app.models.process_model import ProcessModel, ProcessVersion
+from app.models.task import HumanTask, TaskStatus
+from app.models.user import ApiToken, Role, User, UserRole
+
+__all__ = [
+    "ApiToken",
+    "AuditEvent",
+    "AuditEventType",
+    "Case",
+    "CaseStatus",
+    "Employee",
+    "HumanTask",
+    "OrgUnit",
+    "ProcessModel",
+    "ProcessVersion",
+    "Role",
+    "TaskStatus",
+    "User",
+    "UserRole",
+]

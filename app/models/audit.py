@@ -1,0 +1,49 @@
+"""Append-only, typed audit events, written in the same transaction as the change they record."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+
+if TYPE_CHECKING:
+    from app.models.user import User
+
+
+class AuditEventType(enum.StrEnum):
+    """Named `subject_past_tense_verb`."""
+
+    CASE_STARTED = "case_started"
+    CASE_COMPLETED = "case_completed"
+    TASK_ASSIGNED = "task_assigned"
+    TASK_COMPLETED = "task_completed"
+    PROCESS_VERSION_DEPLOYED = "process_version_deployed"
+    USER_LOGGED_IN = "user_logged_in"
+    USER_LOGIN_FAILED = "user_login_failed"
+    USER_LOGGED_OUT = "user_logged_out"
+    API_TOKEN_ISSUED = "api_token_issued"
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_case_id_id", "case_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    event_type: Mapped[AuditEventType] = mapped_column(
+        Enum(AuditEventType, native_enum=False, length=50), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id"))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])

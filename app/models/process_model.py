@@ -1,0 +1,46 @@
+"""Process models and their immutable, numbered versions.
+
+A case pins the version it started on; deploying a new version never touches running cases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.base import utcnow
+
+
+class ProcessModel(db.Model):
+    __tablename__ = "process_models"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(100), unique=True)  # the BPMN process id
+    name: Mapped[str] = mapped_column(String(200))
+
+    versions: Mapped[list[ProcessVersion]] = relationship(
+        back_populates="process_model", order_by="ProcessVersion.version"
+    )
+
+
+class ProcessVersion(db.Model):
+    __tablename__ = "process_versions"
+    __table_args__ = (
+        UniqueConstraint("process_model_id", "version"),
+        UniqueConstraint("process_model_id", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_model_id: Mapped[int] = mapped_column(ForeignKey("process_models.id"), index=True)
+    version: Mapped[int]
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    source_name: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str | None] = mapped_column(Text)
+    deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    process_model: Mapped[ProcessModel] = relationship(back_populates="versions")
