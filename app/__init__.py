@@ -1,0 +1,79 @@
+"""Meezan: performance-management cases on SpiffWorkflow behind Flask."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+from app.config import load_config
+from app.extensions import csrf, db, login_manager, migrate
+
+
+def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.from_object(load_config(app.instance_path, config_name))
+    if overrides:
+        app.config.update(overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_commands(app)
+    register_template_helpers(app)
+    # SpiffWorkflow logs every task state change at INFO; keep the app's log readable.
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from app import models  # noqa: F401 - register the mappers before anything queries
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(_project_path("migrations")))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Please sign in to continue."
+
+    @login_manager.user_loader
+    def load_user(user_id: str) -> models.User | None:
+        user = db.session.get(models.User, int(user_id))
+        return user if user is not None and user.active else None
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.api import api_bp
+    from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.cases import bp as cases_bp
+    from app.blueprints.tasks import bp as tasks_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(tasks_bp)
+    app.register_blueprint(cases_bp)
+    app.register_blueprint(api_bp)
+    csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.blueprints.errors import register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    from app.commands import register
+
+    register(app)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from app.blueprints.helpers import register
+
+    register(app)
+
+
+def _project_path(name: str) -> Any:
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / name

@@ -1,0 +1,163 @@
+"""JSON API v1. Bearer-token auth; every error is JSON with a message; same services as the web."""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from app.models import AuditEvent, Case, HumanTask, User
+from app.services import auth, cases, tasks
+from app.services.errors import ServiceError, ValidationFailed
+from forms.registry import formdata_from_json
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+class Unauthorized(ServiceError):
+    status_code = 401
+
+
+def token_required(view):  # noqa: ANN001, ANN201
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any):  # noqa: ANN202
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        user = auth.user_for_token(token.strip()) if scheme.lower() == "bearer" and token else None
+        if user is None:
+            raise Unauthorized("A valid bearer token is required (POST /api/v1/tokens).")
+        g.api_user = user
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _json_body() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ServiceError("The request body must be a JSON object.")
+    return body
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def task_json(task: HumanTask) -> dict[str, Any]:
+    return {
+        "id": task.id,
+        "case_id": task.case_id,
+        "name": task.task_name,
+        "title": task.title,
+        "lane": task.lane,
+        "form": task.form_key,
+        "status": str(task.status),
+        "assignee": task.assignee.username if task.assignee else None,
+        "candidate_role": task.candidate_role,
+        "subject": task.case.subject.full_name,
+        "created_at": _iso(task.created_at),
+        "due_at": _iso(task.due_at),
+        "completed_at": _iso(task.completed_at),
+        "completed_by": task.completed_by.username if task.completed_by else None,
+    }
+
+
+def event_json(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": str(event.event_type),
+        "occurred_at": _iso(event.occurred_at),
+        "actor": event.actor.username if event.actor else None,
+        "task_id": event.human_task_id,
+        "details": event.details,
+    }
+
+
+def case_json(view: cases.CaseView) -> dict[str, Any]:
+    case: Case = view.case
+    return {
+        "id": case.id,
+        "process": case.process_version.process_model.key,
+        "process_name": view.process_name,
+        "version": view.process_version,
+        "status": str(case.status),
+        "subject": {
+            "employee_number": case.subject.employee_number,
+            "name": case.subject.full_name,
+        },
+        "started_at": _iso(case.started_at),
+        "completed_at": _iso(case.completed_at),
+        "open_tasks": [task_json(t) for t in view.open_tasks],
+        "data": view.data,
+        "audit_events": [event_json(e) for e in view.timeline],
+    }
+
+
+@api_bp.post("/tokens")
+def create_token():  # noqa: ANN201
+    body = _json_body()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise ValidationFailed("username and password are required.", {
+            k: ["This field is required."] for k in ("username", "password")
+            if not isinstance(body.get(k), str)
+        })
+    user: User | None = auth.authenticate(username, password, channel="api")
+    if user is None:
+        raise Unauthorized("Wrong username or password.")
+    token, expires_at = auth.issue_token(user, current_app.config["API_TOKEN_TTL_HOURS"])
+    return jsonify({"token": token, "expires_at": expires_at.isoformat()}), 201
+
+
+@api_bp.get("/tasks")
+@token_required
+def list_tasks():  # noqa: ANN201
+    return jsonify({"tasks": [task_json(t) for t in tasks.my_tasks(g.api_user)]})
+
+
+@api_bp.get("/tasks/<int:task_id>")
+@token_required
+def get_task(task_id: int):  # noqa: ANN201
+    view = tasks.task_form_view(g.api_user, task_id)
+    return jsonify({
+        "task": task_json(view.task),
+        "instructions": view.task.instructions,
+        "form": {"key": view.task.form_key, "fields": view.form_class.describe()},
+        "initial_data": view.initial_data,
+        "case_data": view.case_data,
+    })
+
+
+@api_bp.post("/tasks/<int:task_id>/complete")
+@token_required
+def complete_task(task_id: int):  # noqa: ANN201
+    body = _json_body()
+    data = body.get("data")
+    if not isinstance(data, dict):
+        raise ServiceError('The body must be {"data": {...}} with the form\'s fields.')
+    done = tasks.complete_task(g.api_user, task_id, formdata_from_json(data))
+    return jsonify({"task": task_json(done)}), 200
+
+
+@api_bp.post("/cases")
+@token_required
+def start_case():  # noqa: ANN201
+    body = _json_body()
+    process, subject = body.get("process"), body.get("subject")
+    errors = {}
+    if not isinstance(process, str):
+        errors["process"] = ["Give the process key, e.g. goal_setting."]
+    if not isinstance(subject, int | str) or isinstance(subject, bool):
+        errors["subject"] = ["Give the subject's employee id or employee number."]
+    if errors:
+        raise ValidationFailed("process and subject are required.", errors)
+    subject_id = cases.resolve_subject_id(subject)
+    case = cases.start_case(process, subject_id, g.api_user)
+    return jsonify(case_json(cases.view_case(g.api_user, case.id))), 201
+
+
+@api_bp.get("/cases/<int:case_id>")
+@token_required
+def get_case(case_id: int):  # noqa: ANN201
+    return jsonify(case_json(cases.view_case(g.api_user, case_id)))

@@ -1,0 +1,1 @@
+"""The web layer: parse the request, call one service, render or redirect."""

@@ -1,0 +1,60 @@
+"""Cases: the list a user may see, starting one (HR), and a case's page."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+from wtforms.validators import InputRequired
+
+from app.services import cases, process_models
+from app.services.errors import ServiceError
+
+bp = Blueprint("cases", __name__)
+
+
+class StartCaseForm(FlaskForm):
+    process = SelectField("Process", validators=[InputRequired()])
+    subject = SelectField("Employee", coerce=int, validators=[InputRequired()])
+
+
+@bp.route("/cases")
+@login_required
+def case_list():  # noqa: ANN201
+    return render_template("cases/list.html", cases=cases.list_cases(current_user),
+                           can_start=bool(cases.startable_subjects(current_user)))
+
+
+@bp.route("/cases/new", methods=["GET", "POST"])
+@login_required
+def new_case():  # noqa: ANN201
+    subjects = cases.startable_subjects(current_user)
+    if not subjects:
+        return render_template("errors/error.html", code=403,
+                               message="Only HR of a unit or an administrator may start cases."), 403
+    form = StartCaseForm()
+    form.process.choices = [(m.key, m.name) for m in process_models.startable_processes()]
+    form.subject.choices = [
+        (e.id, f"{e.full_name} — {e.designation or ''} ({e.employee_number})") for e in subjects
+    ]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            case = cases.start_case(form.process.data, form.subject.data, current_user)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            status = exc.status_code
+        else:
+            flash(f"Case #{case.id} started.", "success")
+            return redirect(url_for("cases.case_detail", case_id=case.id))
+    elif form.errors:
+        status = 400
+    return render_template("cases/new.html", form=form), status
+
+
+@bp.route("/cases/<int:case_id>")
+@login_required
+def case_detail(case_id: int):  # noqa: ANN201
+    view = cases.view_case(current_user, case_id)
+    return render_template("cases/detail.html", view=view, case=view.case)

@@ -1,0 +1,53 @@
+"""My tasks, and the form of one task."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from app.services import tasks
+from app.services.errors import ValidationFailed
+
+bp = Blueprint("tasks", __name__)
+
+
+@bp.route("/")
+@login_required
+def home():  # noqa: ANN201
+    return redirect(url_for("tasks.my_tasks"))
+
+
+@bp.route("/tasks")
+@login_required
+def my_tasks():  # noqa: ANN201
+    return render_template("tasks/list.html", tasks=tasks.my_tasks(current_user))
+
+
+@bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
+@login_required
+def task_detail(task_id: int):  # noqa: ANN201
+    view = tasks.task_form_view(current_user, task_id)
+    status = 200
+    if request.method == "POST":
+        try:
+            tasks.complete_task(current_user, task_id, request.form)
+        except ValidationFailed as exc:
+            form = view.form_class(view.form_class.prepare_formdata(request.form))
+            form.validate()
+            flash(exc.message, "error")
+            return _render(view, form), 422
+        flash(f"“{view.task.title}” completed.", "success")
+        return redirect(url_for("cases.case_detail", case_id=view.task.case_id))
+    form = view.form_class(data=view.initial_data)
+    return _render(view, form), status
+
+
+def _render(view: tasks.TaskFormView, form: object) -> str:
+    return render_template(
+        view.form_class.template,
+        task=view.task,
+        case=view.task.case,
+        case_data=view.case_data,
+        form=form,
+        spare_rows=max(0, 8 - len(getattr(getattr(form, "kpis", None), "entries", []) or [])),
+    )

@@ -1,0 +1,57 @@
+"""`flask` CLI commands: deploy the diagrams in workflows/, seed the demo, start cases."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Employee, User
+from app.services import cases, demo, process_models
+from app.services.errors import ServiceError
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("deploy-workflows")
+    def deploy_workflows() -> None:
+        """Deploy each BPMN file in workflows/ whose content is not yet a version."""
+        try:
+            results = process_models.sync_workflow_files(current_app.config["WORKFLOWS_DIR"])
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+        for version, created in results:
+            state = "deployed" if created else "unchanged"
+            click.echo(f"{version.process_model.key} v{version.version} {state}")
+
+    @app.cli.command("seed-demo")
+    def seed_demo() -> None:
+        """Create the demo department and users (password meezan-demo). Demo installs only."""
+        process_models.sync_workflow_files(current_app.config["WORKFLOWS_DIR"])
+        if not demo.seed_demo():
+            click.echo("Demo data already present.")
+            return
+        hr = db.session.scalar(select(User).where(User.username == "hr1"))
+        emp2 = db.session.scalar(
+            select(Employee).join(User, Employee.user_id == User.id).where(User.username == "emp2")
+        )
+        case = cases.start_case("goal_setting", emp2.id, hr)
+        click.echo(f"Demo data created; goal-setting case #{case.id} started for emp2.")
+
+    @app.cli.command("start-case")
+    @click.argument("process_key")
+    @click.argument("employee_number")
+    @click.option("--as", "username", required=True, help="HR user starting the case")
+    def start_case(process_key: str, employee_number: str, username: str) -> None:
+        """Start PROCESS_KEY for the employee with EMPLOYEE_NUMBER."""
+        user = db.session.scalar(select(User).where(User.username == username))
+        subject = db.session.scalar(
+            select(Employee).where(Employee.employee_number == employee_number)
+        )
+        if user is None or subject is None:
+            raise click.ClickException("Unknown user or employee number.")
+        try:
+            case = cases.start_case(process_key, subject.id, user)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"Case #{case.id} started.")

@@ -1,0 +1,1 @@
+"""Use cases. Each public function that changes state owns exactly one transaction."""

@@ -1,0 +1,134 @@
+"""Who may act on what: lanes resolved to people from the org data of the case's subject.
+
+Segregation of duties is enforced here, not in templates: a task in any lane but `employee`
+never goes to the case's own subject, and the countersigning officer is never the officer whose
+work is being countersigned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.sql import Select
+
+from app.extensions import db
+from app.models import Case, Employee, HumanTask, Role, TaskStatus, User
+from app.services.errors import AssignmentError
+from app.services.org import descendant_unit_ids
+
+EMPLOYEE = "employee"
+REPORTING_OFFICER = "reporting_officer"
+COUNTERSIGNING_OFFICER = "countersigning_officer"
+ROLE_LANES = {"hr": Role.HR, "finance": Role.FINANCE}
+KNOWN_LANES = (EMPLOYEE, REPORTING_OFFICER, COUNTERSIGNING_OFFICER, *ROLE_LANES)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    assignee_id: int | None = None
+    candidate_role: str | None = None
+    candidate_org_unit_id: int | None = None
+
+
+def _user_of(employee: Employee | None, what: str, subject: Employee) -> int:
+    if employee is None:
+        raise AssignmentError(f"{subject.full_name} has no {what} in the org data.")
+    if employee.user_id is None:
+        raise AssignmentError(f"{employee.full_name}, {what} of {subject.full_name}, has no login.")
+    return employee.user_id
+
+
+def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
+    """The person or role a task in `lane` goes to, for this subject employee."""
+    if lane == EMPLOYEE:
+        return Assignment(assignee_id=_user_of(subject, "login", subject))
+    if lane == REPORTING_OFFICER:
+        officer = subject.reporting_officer
+        if officer is not None and officer.id == subject.id:
+            raise AssignmentError(
+                f"{subject.full_name} is recorded as their own reporting officer: no one designs "
+                "or rates their own scorecard."
+            )
+        assignee = _user_of(officer, "reporting officer", subject)
+    elif lane == COUNTERSIGNING_OFFICER:
+        officer = subject.countersigning_officer
+        if officer is not None and officer.id == subject.id:
+            raise AssignmentError(
+                f"{subject.full_name} is recorded as their own countersigning officer."
+            )
+        if officer is not None and officer.id == subject.reporting_officer_id:
+            raise AssignmentError(
+                f"{officer.full_name} is both reporting and countersigning officer of "
+                f"{subject.full_name}: a countersignature must come from someone else."
+            )
+        assignee = _user_of(officer, "countersigning officer", subject)
+    elif lane in ROLE_LANES:
+        return Assignment(
+            candidate_role=str(ROLE_LANES[lane]), candidate_org_unit_id=subject.org_unit_id
+        )
+    else:
+        raise AssignmentError(f"The process names a lane {lane!r} that Meezan cannot resolve.")
+    if assignee == subject.user_id:
+        raise AssignmentError(f"A {lane} task of {subject.full_name} cannot go to themselves.")
+    return Assignment(assignee_id=assignee)
+
+
+def _role_scope_condition(user: User) -> ColumnElement[bool]:
+    """Open role tasks this user's scoped roles cover."""
+    clauses = []
+    for held in user.roles:
+        if held.org_unit_id is None:
+            clauses.append(HumanTask.candidate_role == str(held.role))
+        else:
+            clauses.append(
+                and_(
+                    HumanTask.candidate_role == str(held.role),
+                    HumanTask.candidate_org_unit_id.in_(descendant_unit_ids(held.org_unit_id)),
+                )
+            )
+    return or_(*clauses) if clauses else false()
+
+
+def actionable_tasks_query(user: User) -> Select:
+    """Open tasks the user may act on: assigned to them, or offered to a role they hold in scope,
+    never a task about themselves."""
+    own_employee_ids = select(Employee.id).where(Employee.user_id == user.id)
+    return (
+        select(HumanTask)
+        .join(Case, HumanTask.case_id == Case.id)
+        .where(HumanTask.status == TaskStatus.OPEN)
+        .where(or_(HumanTask.assignee_id == user.id, _role_scope_condition(user)))
+        .where(
+            or_(
+                HumanTask.lane == EMPLOYEE,
+                Case.subject_employee_id.not_in(own_employee_ids),
+            )
+        )
+        .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
+    )
+
+
+def holds_role_for_unit(user: User, role: Role, unit_id: int) -> bool:
+    for held in user.roles:
+        if held.role != role:
+            continue
+        if held.org_unit_id is None or unit_id in descendant_unit_ids(held.org_unit_id):
+            return True
+    return False
+
+
+def may_act_on(user: User, task: HumanTask) -> bool:
+    """Whether the user may complete the task (open or not: status is checked separately)."""
+    subject = task.case.subject
+    if task.lane != EMPLOYEE and subject.user_id == user.id:
+        return False
+    if task.assignee_id is not None:
+        return task.assignee_id == user.id
+    if task.candidate_role and task.candidate_org_unit_id is not None:
+        return holds_role_for_unit(user, Role(task.candidate_role), task.candidate_org_unit_id)
+    return False
+
+
+def actionable_tasks(user: User) -> list[HumanTask]:
+    return list(db.session.scalars(actionable_tasks_query(user)))

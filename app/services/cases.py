@@ -1,0 +1,204 @@
+"""Starting cases, reading them, and keeping task rows in step with the engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+
+from app.engine import EngineError, WorkflowRuntime
+from app.extensions import db
+from app.models import (
+    AuditEvent,
+    AuditEventType,
+    Case,
+    CaseStatus,
+    Employee,
+    HumanTask,
+    TaskStatus,
+    User,
+)
+from app.models.base import utcnow
+from app.services import audit, process_models
+from app.services.access import can_start_case_for, can_view_case, visible_cases_query
+from app.services.assignment import resolve_lane
+from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.transaction import unit_of_work
+
+
+def subject_data(subject: Employee) -> dict[str, Any]:
+    """What the engine knows about the case's subject (plain JSON: no ORM objects)."""
+    return {
+        "subject": {
+            "employee_id": subject.id,
+            "employee_number": subject.employee_number,
+            "name": subject.full_name,
+            "designation": subject.designation,
+            "grade": subject.grade,
+            "org_unit": subject.org_unit.name,
+        }
+    }
+
+
+def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -> list[HumanTask]:
+    """Create task rows for newly READY user tasks (assigned from the org data) and cancel rows
+    whose engine task is no longer waiting. Returns the new rows."""
+    ready = {t.engine_task_id: t for t in runtime.ready_human_tasks()}
+    open_rows = {t.engine_task_id: t for t in case.tasks if t.status == TaskStatus.OPEN}
+    now = utcnow()
+    for engine_id, row in open_rows.items():
+        if engine_id not in ready:
+            row.status = TaskStatus.CANCELLED
+            row.completed_at = now
+    created = []
+    for engine_id, ready_task in ready.items():
+        if engine_id in open_rows:
+            continue
+        assignment = resolve_lane(ready_task.lane, case.subject)
+        row = HumanTask(
+            engine_task_id=engine_id,
+            task_name=ready_task.task_name,
+            title=ready_task.title,
+            lane=ready_task.lane,
+            form_key=ready_task.form_key or "",
+            instructions=ready_task.instructions,
+            assignee_id=assignment.assignee_id,
+            candidate_role=assignment.candidate_role,
+            candidate_org_unit_id=assignment.candidate_org_unit_id,
+            created_at=now,
+            due_at=now + timedelta(days=ready_task.due_in_days)
+            if ready_task.due_in_days is not None
+            else None,
+        )
+        case.tasks.append(row)
+        created.append(row)
+    db.session.flush()
+    for row in created:
+        audit.record(
+            AuditEventType.TASK_ASSIGNED,
+            actor=actor,
+            case=case,
+            task=row,
+            details={
+                "task": row.title,
+                "assignee": row.assignee.username if row.assignee else None,
+                "candidate_role": row.candidate_role,
+                "due_at": row.due_at.isoformat() if row.due_at else None,
+            },
+        )
+    return created
+
+
+def start_case(process_key: str, subject_employee_id: int, started_by: User) -> Case:
+    """Start a case on the process's current version, pinned to that version for its life."""
+    subject = db.session.get(Employee, subject_employee_id)
+    if subject is None:
+        raise NotFound(f"No employee with id {subject_employee_id}.")
+    if not can_start_case_for(started_by, subject):
+        raise PermissionDenied("Only HR of the employee's unit or an administrator may start cases.")
+    with unit_of_work():
+        version = process_models.current_version(process_key)
+        running = db.session.scalar(
+            select(Case.id).where(
+                Case.subject_employee_id == subject.id,
+                Case.process_version_id.in_(
+                    select(type(version).id).where(
+                        type(version).process_model_id == version.process_model_id
+                    )
+                ),
+                Case.status == CaseStatus.RUNNING,
+            )
+        )
+        if running is not None:
+            raise Conflict(
+                f"{subject.full_name} already has a running {version.process_model.name} case "
+                f"(#{running}).",
+                case_id=running,
+            )
+        parsed = process_models.parsed_version(version)
+        for task in parsed.user_tasks:  # fail before starting if any step cannot be routed
+            resolve_lane(task["lane"], subject)
+        try:
+            runtime = WorkflowRuntime.start(parsed, subject_data(subject))
+        except EngineError as exc:
+            raise ValidationFailed(f"The process could not start: {exc}", {}) from exc
+        state, serializer_version = runtime.dump()
+        case = Case(
+            process_version=version,
+            subject=subject,
+            started_by=started_by,
+            workflow_state=state,
+            serializer_version=serializer_version,
+            status=CaseStatus.COMPLETED if runtime.is_completed else CaseStatus.RUNNING,
+        )
+        db.session.add(case)
+        db.session.flush()
+        audit.record(
+            AuditEventType.CASE_STARTED,
+            actor=started_by,
+            case=case,
+            details={
+                "process": version.process_model.key,
+                "version": version.version,
+                "subject": subject.employee_number,
+            },
+        )
+        sync_human_tasks(case, runtime, started_by)
+    return case
+
+
+@dataclass(frozen=True)
+class CaseView:
+    case: Case
+    process_name: str
+    process_version: int
+    open_tasks: list[HumanTask]
+    data: dict[str, Any]
+    timeline: list[AuditEvent]
+
+
+def get_case_for(user: User, case_id: int) -> Case:
+    case = db.session.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"No case {case_id}.")
+    if not can_view_case(user, case):
+        raise PermissionDenied("You are not a participant in this case.")
+    return case
+
+
+def view_case(user: User, case_id: int) -> CaseView:
+    case = get_case_for(user, case_id)
+    version = case.process_version
+    runtime = WorkflowRuntime.load(
+        process_models.parsed_version(version), case.workflow_state, case.serializer_version
+    )
+    return CaseView(
+        case=case,
+        process_name=version.process_model.name,
+        process_version=version.version,
+        open_tasks=[t for t in case.tasks if t.status == TaskStatus.OPEN],
+        data=runtime.current_data(),
+        timeline=audit.case_timeline(case.id),
+    )
+
+
+def list_cases(user: User, limit: int = 200) -> list[Case]:
+    query = visible_cases_query(user).order_by(Case.id.desc()).limit(limit)
+    return list(db.session.scalars(query))
+
+
+def startable_subjects(user: User) -> list[Employee]:
+    employees = db.session.scalars(select(Employee).order_by(Employee.full_name))
+    return [e for e in employees if can_start_case_for(user, e)]
+
+
+def resolve_subject_id(subject: int | str) -> int:
+    """Accept an employee id or an employee number."""
+    if isinstance(subject, int):
+        return subject
+    employee_id = db.session.scalar(select(Employee.id).where(Employee.employee_number == subject))
+    if employee_id is None:
+        raise NotFound(f"No employee with number {subject!r}.")
+    return employee_id

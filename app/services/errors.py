@@ -1,0 +1,47 @@
+"""Errors a use case can end with. Each carries the HTTP status the web and API layers answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    status_code = 400
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.message, **self.details}
+
+
+class NotFound(ServiceError):
+    status_code = 404
+
+
+class PermissionDenied(ServiceError):
+    status_code = 403
+
+
+class Conflict(ServiceError):
+    status_code = 409
+
+
+class TaskAlreadyCompleted(Conflict):
+    pass
+
+
+class ValidationFailed(ServiceError):
+    status_code = 422
+
+    def __init__(self, message: str, errors: dict[str, Any]) -> None:
+        super().__init__(message, errors=errors)
+        self.errors = errors
+
+
+class AssignmentError(ServiceError):
+    """The org data cannot route a task without breaking a rule (e.g. segregation of duties)."""
+
+    status_code = 422

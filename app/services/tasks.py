@@ -1,0 +1,141 @@
+"""Reading and completing human tasks.
+
+Completing a task is the hot path of the product and its one dangerous write: the case row is
+locked (SELECT ... FOR UPDATE on PostgreSQL, plus an optimistic version column everywhere), the
+task's status is re-read under the lock, and engine state, task rows and audit events commit
+together exactly once. Of two people completing the same task at once, one wins; the other gets
+TaskAlreadyCompleted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.engine import EngineError, TaskNotReadyError, WorkflowRuntime
+from app.extensions import db
+from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus, User
+from app.models.base import utcnow
+from app.services import audit, process_models
+from app.services.assignment import actionable_tasks, may_act_on
+from app.services.cases import sync_human_tasks
+from app.services.errors import (
+    NotFound,
+    PermissionDenied,
+    TaskAlreadyCompleted,
+    ValidationFailed,
+)
+from forms.base import TaskForm
+from forms.registry import form_for_key
+
+
+@dataclass(frozen=True)
+class TaskFormView:
+    task: HumanTask
+    form_class: type[TaskForm]
+    case_data: dict[str, Any]
+    initial_data: dict[str, Any]
+
+
+def my_tasks(user: User) -> list[HumanTask]:
+    return actionable_tasks(user)
+
+
+def get_task_for(user: User, task_id: int) -> HumanTask:
+    task = db.session.get(HumanTask, task_id)
+    if task is None:
+        raise NotFound(f"No task {task_id}.")
+    if not may_act_on(user, task):
+        raise PermissionDenied("This task is not assigned to you.")
+    return task
+
+
+def _load_runtime(case: Case) -> WorkflowRuntime:
+    return WorkflowRuntime.load(
+        process_models.parsed_version(case.process_version),
+        case.workflow_state,
+        case.serializer_version,
+    )
+
+
+def task_form_view(user: User, task_id: int) -> TaskFormView:
+    task = get_task_for(user, task_id)
+    if task.status != TaskStatus.OPEN:
+        raise TaskAlreadyCompleted(f"“{task.title}” is already {task.status}.", task_id=task.id)
+    form_class = form_for_key(task.form_key)
+    runtime = _load_runtime(task.case)
+    try:
+        case_data = runtime.task_data(task.engine_task_id)
+    except TaskNotReadyError as exc:
+        raise TaskAlreadyCompleted(f"“{task.title}” is no longer waiting.") from exc
+    return TaskFormView(task, form_class, case_data, form_class.initial_data(case_data))
+
+
+def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: {"before": before.get(key), "after": value}
+        for key, value in after.items()
+        if before.get(key) != value
+    }
+
+
+def complete_task(user: User, task_id: int, formdata: Any) -> HumanTask:
+    """Validate the submitted form and complete the task, or change nothing at all."""
+    task = get_task_for(user, task_id)
+    try:
+        db.session.scalars(
+            select(Case)
+            .where(Case.id == task.case_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one()
+        db.session.refresh(task)
+        case = task.case
+        if task.status != TaskStatus.OPEN or case.status != CaseStatus.RUNNING:
+            raise TaskAlreadyCompleted(
+                f"“{task.title}” has already been {task.status}.", task_id=task.id
+            )
+        form_class = form_for_key(task.form_key)
+        form = form_class(form_class.prepare_formdata(formdata))
+        if not form.validate():
+            raise ValidationFailed("Some fields need attention.", form.errors)
+        data = form.to_task_data()
+
+        runtime = _load_runtime(case)
+        try:
+            before = runtime.task_data(task.engine_task_id)
+            runtime.complete_task(task.engine_task_id, data)
+        except TaskNotReadyError as exc:
+            raise TaskAlreadyCompleted(f"“{task.title}” is no longer waiting.") from exc
+        except EngineError as exc:
+            raise ValidationFailed(f"The process could not continue: {exc}", {}) from exc
+
+        now = utcnow()
+        task.status = TaskStatus.COMPLETED
+        task.completed_at = now
+        task.completed_by_id = user.id
+        task.submitted_data = data
+        audit.record(
+            AuditEventType.TASK_COMPLETED,
+            actor=user,
+            case=case,
+            task=task,
+            details={"task": task.title, "form": task.form_key, "changes": _changes(before, data)},
+        )
+        sync_human_tasks(case, runtime, user)
+        case.workflow_state, case.serializer_version = runtime.dump()
+        if runtime.is_completed:
+            case.status = CaseStatus.COMPLETED
+            case.completed_at = now
+            audit.record(AuditEventType.CASE_COMPLETED, actor=user, case=case, details={})
+        db.session.commit()
+    except StaleDataError as exc:
+        db.session.rollback()
+        raise TaskAlreadyCompleted("Someone else completed this task a moment ago.") from exc
+    except BaseException:
+        db.session.rollback()
+        raise
+    return task

@@ -1,0 +1,61 @@
+"""The contract every task form keeps, so the web UI and the API can treat forms alike."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from wtforms import Field, FieldList, Form, FormField, SelectField
+from wtforms.validators import DataRequired, InputRequired
+
+
+class TaskForm(Form):
+    """A WTForms form that reads its initial values from case data and writes task data.
+
+    CSRF is not part of the form: the web layer protects every POST with Flask-WTF's
+    CSRFProtect, and the API authenticates with bearer tokens instead of cookies.
+    """
+
+    key: ClassVar[str]
+    template: ClassVar[str] = "tasks/forms/generic.html"
+    # Task data keys this form writes; the audit trail records their before/after values.
+    data_keys: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
+        """Values to pre-fill from the case (e.g. the current scorecard when it comes back)."""
+        return {}
+
+    @classmethod
+    def prepare_formdata(cls, formdata: Any) -> Any:
+        """Hook to normalise submitted data before validation."""
+        return formdata
+
+    def to_task_data(self) -> dict[str, Any]:
+        """JSON-safe task data (no Decimal or date objects: the serializer stores JSON)."""
+        raise NotImplementedError
+
+    @classmethod
+    def describe(cls) -> list[dict[str, Any]]:
+        """The form's fields for API clients: name, label, type, required, choices, subfields."""
+        return [_describe_field(field) for field in cls()]
+
+
+def _describe_field(field: Field) -> dict[str, Any]:
+    required = any(isinstance(v, InputRequired | DataRequired) for v in field.validators)
+    info: dict[str, Any] = {
+        "name": field.short_name,
+        "label": field.label.text,
+        "type": field.type,
+        "required": required,
+    }
+    if field.description:
+        info["description"] = field.description
+    if isinstance(field, SelectField) or hasattr(field, "choices") and field.choices is not None:
+        info["choices"] = [{"value": value, "label": label} for value, label in field.choices]
+    if isinstance(field, FieldList):
+        template = field.unbound_field.bind(form=None, name="item", prefix="", _meta=field.meta)
+        if isinstance(template, FormField):
+            info["item_fields"] = [_describe_field(sub) for sub in template.form_class()]
+        info["min_entries"] = getattr(field, "min_items", None)
+        info["max_entries"] = getattr(field, "max_items", None)
+    return info

@@ -1,0 +1,172 @@
+"""Goal-setting forms: the reporting officer's scorecard design, the employee's review and the
+countersigning officer's approval. The doctrine checks of the seed's "Ten Commandments" that
+software can enforce live here as form validation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from werkzeug.datastructures import MultiDict
+from wtforms import (
+    DecimalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
+
+from forms.base import TaskForm
+
+MIN_KPIS = 3
+MAX_KPIS = 8
+KPI_KINDS = [("quantity", "Quantity"), ("quality", "Quality")]
+KPI_SUBFIELDS = ("name", "kind", "unit", "target", "weight")
+
+
+class KpiForm(Form):
+    name = StringField("KPI", [InputRequired(message="Name the KPI."), Length(max=200)])
+    kind = SelectField("Kind", choices=KPI_KINDS, validators=[InputRequired()])
+    unit = StringField("Unit", [InputRequired(message="Give the unit of measure."), Length(max=50)])
+    target = DecimalField(
+        "Target", [InputRequired(message="Set a target."), NumberRange(min=0)], places=None
+    )
+    weight = IntegerField(
+        "Weight (%)",
+        [
+            InputRequired(message="Give the weight in whole percent."),
+            NumberRange(min=1, max=100, message="A weight is between 1 and 100."),
+        ],
+    )
+
+
+class ScorecardDesignForm(TaskForm):
+    key = "scorecard_design"
+    template = "tasks/forms/scorecard_design.html"
+    data_keys = ("scorecard",)
+
+    kpis = FieldList(FormField(KpiForm), label="KPIs", min_entries=0)
+    kpis.min_items = MIN_KPIS  # type: ignore[attr-defined]
+    kpis.max_items = MAX_KPIS  # type: ignore[attr-defined]
+
+    def validate_kpis(self, field: FieldList) -> None:
+        rows = [entry.form for entry in field.entries]
+        if not MIN_KPIS <= len(rows) <= MAX_KPIS:
+            raise ValidationError(
+                f"A scorecard has {MIN_KPIS} to {MAX_KPIS} KPIs; this one has {len(rows)}."
+            )
+        if any(row.errors for row in rows):
+            return  # row-level messages say what to fix first
+        total = sum(row.weight.data or 0 for row in rows)
+        if total != 100:
+            raise ValidationError(f"Weights must add up to 100; they add up to {total}.")
+        kinds = {row.kind.data for row in rows}
+        if kinds != {"quantity", "quality"}:
+            missing = {"quantity", "quality"} - kinds
+            raise ValidationError(
+                "Balance quantity and quality: add at least one "
+                + " and one ".join(sorted(missing))
+                + " KPI."
+            )
+        names = [row.name.data.strip().casefold() for row in rows]
+        if len(set(names)) != len(names):
+            raise ValidationError("Each KPI needs a different name.")
+
+    @classmethod
+    def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
+        return {"kpis": list(case_data.get("scorecard") or [])}
+
+    @classmethod
+    def prepare_formdata(cls, formdata: Any) -> Any:
+        """Drop KPI rows left entirely blank (the page offers spare rows)."""
+        if formdata is None:
+            return None
+        kept: MultiDict = MultiDict()
+        rows: dict[str, dict[str, list[str]]] = {}
+        for key, values in formdata.lists():
+            parts = key.split("-")
+            if len(parts) == 3 and parts[0] == "kpis" and parts[2] in KPI_SUBFIELDS:
+                rows.setdefault(parts[1], {})[parts[2]] = values
+            else:
+                for value in values:
+                    kept.add(key, value)
+        blank = {
+            idx for idx, fields in rows.items()
+            if all(not v.strip() for values in fields.values() for v in values)
+        }
+        ordered = sorted((idx for idx in rows if idx not in blank), key=_row_order)
+        for new_idx, idx in enumerate(ordered):
+            for sub, values in rows[idx].items():
+                for value in values:
+                    kept.add(f"kpis-{new_idx}-{sub}", value)
+        return kept
+
+    def to_task_data(self) -> dict[str, Any]:
+        scorecard = []
+        for entry in self.kpis.entries:
+            row = entry.form
+            target: Decimal = row.target.data
+            scorecard.append(
+                {
+                    "name": row.name.data.strip(),
+                    "kind": row.kind.data,
+                    "unit": row.unit.data.strip(),
+                    "target": float(target),
+                    "weight": int(row.weight.data),
+                }
+            )
+        return {"scorecard": scorecard}
+
+
+def _row_order(idx: str) -> tuple[int, str]:
+    return (int(idx), idx) if idx.isdigit() else (10**9, idx)
+
+
+class _DecisionForm(TaskForm):
+    """A decision with a comment that is mandatory when the item is sent back."""
+
+    decision_prefix: ClassVar[str]
+    return_value: ClassVar[str] = "return"
+
+    comment = TextAreaField("Comment", [Length(max=4000)])
+
+    def validate_comment(self, field: TextAreaField) -> None:
+        if self.decision.data == self.return_value and not (field.data or "").strip():
+            raise ValidationError("Say why you are sending it back: a comment is required.")
+
+    def to_task_data(self) -> dict[str, Any]:
+        return {
+            f"{self.decision_prefix}_decision": self.decision.data,
+            f"{self.decision_prefix}_comment": (self.comment.data or "").strip(),
+        }
+
+
+class ScorecardReviewForm(_DecisionForm):
+    key = "scorecard_review"
+    template = "tasks/forms/scorecard_review.html"
+    decision_prefix = "employee"
+    data_keys = ("employee_decision", "employee_comment")
+
+    decision = RadioField(
+        "Your decision",
+        choices=[("agree", "I agree to this scorecard"), ("return", "Send it back for changes")],
+        validators=[InputRequired(message="Choose whether you agree.")],
+    )
+
+
+class ScorecardApprovalForm(_DecisionForm):
+    key = "scorecard_approval"
+    template = "tasks/forms/scorecard_review.html"
+    decision_prefix = "countersign"
+    data_keys = ("countersign_decision", "countersign_comment")
+
+    decision = RadioField(
+        "Your decision",
+        choices=[("approve", "Approve the scorecard"), ("return", "Return to reporting officer")],
+        validators=[InputRequired(message="Choose whether you approve.")],
+    )
