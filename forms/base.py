@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from wtforms import Field, FieldList, Form, FormField, SelectField
+from wtforms import Field, FieldList, Form, FormField, RadioField, SelectField
 from wtforms.validators import DataRequired, InputRequired
 
 
@@ -19,6 +19,8 @@ class TaskForm(Form):
     template: ClassVar[str] = "tasks/forms/generic.html"
     # Task data keys this form writes; the audit trail records their before/after values.
     data_keys: ClassVar[tuple[str, ...]] = ()
+    # Least and most entries of each list field, for validation messages and API clients.
+    list_limits: ClassVar[dict[str, tuple[int, int]]] = {}
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -37,10 +39,10 @@ class TaskForm(Form):
     @classmethod
     def describe(cls) -> list[dict[str, Any]]:
         """The form's fields for API clients: name, label, type, required, choices, subfields."""
-        return [_describe_field(field) for field in cls()]
+        return [_describe_field(field, cls.list_limits) for field in cls()]
 
 
-def _describe_field(field: Field) -> dict[str, Any]:
+def _describe_field(field: Field, list_limits: dict[str, tuple[int, int]]) -> dict[str, Any]:
     required = any(isinstance(v, InputRequired | DataRequired) for v in field.validators)
     info: dict[str, Any] = {
         "name": field.short_name,
@@ -50,12 +52,12 @@ def _describe_field(field: Field) -> dict[str, Any]:
     }
     if field.description:
         info["description"] = field.description
-    if isinstance(field, SelectField) or hasattr(field, "choices") and field.choices is not None:
-        info["choices"] = [{"value": value, "label": label} for value, label in field.choices]
+    if isinstance(field, SelectField | RadioField):
+        info["choices"] = [{"value": c.value, "label": c.label} for c in field.choices]
     if isinstance(field, FieldList):
         template = field.unbound_field.bind(form=None, name="item", prefix="", _meta=field.meta)
         if isinstance(template, FormField):
-            info["item_fields"] = [_describe_field(sub) for sub in template.form_class()]
-        info["min_entries"] = getattr(field, "min_items", None)
-        info["max_entries"] = getattr(field, "max_items", None)
+            info["item_fields"] = [_describe_field(sub, {}) for sub in template.form_class()]
+        least, most = list_limits.get(field.short_name, (None, None))
+        info["min_entries"], info["max_entries"] = least, most
     return info

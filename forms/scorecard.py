@@ -15,6 +15,7 @@ from wtforms import (
     FormField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -25,7 +26,7 @@ from forms.base import TaskForm
 
 MIN_KPIS = 3
 MAX_KPIS = 8
-KPI_KINDS = [("quantity", "Quantity"), ("quality", "Quality")]
+KPI_KINDS = [SelectChoice("quantity", "Quantity"), SelectChoice("quality", "Quality")]
 KPI_SUBFIELDS = ("name", "kind", "unit", "target", "weight")
 
 
@@ -50,9 +51,9 @@ class ScorecardDesignForm(TaskForm):
     template = "tasks/forms/scorecard_design.html"
     data_keys = ("scorecard",)
 
+    list_limits = {"kpis": (MIN_KPIS, MAX_KPIS)}
+
     kpis = FieldList(FormField(KpiForm), label="KPIs", min_entries=0)
-    kpis.min_items = MIN_KPIS  # type: ignore[attr-defined]
-    kpis.max_items = MAX_KPIS  # type: ignore[attr-defined]
 
     def validate_kpis(self, field: FieldList) -> None:
         rows = [entry.form for entry in field.entries]
@@ -154,7 +155,10 @@ class ScorecardReviewForm(_DecisionForm):
 
     decision = RadioField(
         "Your decision",
-        choices=[("agree", "I agree to this scorecard"), ("return", "Send it back for changes")],
+        choices=[
+            SelectChoice("agree", "I agree to this scorecard"),
+            SelectChoice("return", "Send it back for changes"),
+        ],
         validators=[InputRequired(message="Choose whether you agree.")],
     )
 
@@ -167,6 +171,9 @@ class ScorecardApprovalForm(_DecisionForm):
 
     decision = RadioField(
         "Your decision",
-        choices=[("approve", "Approve the scorecard"), ("return", "Return to reporting officer")],
+        choices=[
+            SelectChoice("approve", "Approve the scorecard"),
+            SelectChoice("return", "Return to reporting officer"),
+        ],
         validators=[InputRequired(message="Choose whether you approve.")],
     )

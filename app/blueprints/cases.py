@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 from app.services import cases, process_models
@@ -34,9 +34,12 @@ def new_case():  # noqa: ANN201
         return render_template("errors/error.html", code=403,
                                message="Only HR of a unit or an administrator may start cases."), 403
     form = StartCaseForm()
-    form.process.choices = [(m.key, m.name) for m in process_models.startable_processes()]
+    form.process.choices = [
+        SelectChoice(m.key, m.name) for m in process_models.startable_processes()
+    ]
     form.subject.choices = [
-        (e.id, f"{e.full_name} — {e.designation or ''} ({e.employee_number})") for e in subjects
+        SelectChoice(e.id, f"{e.full_name} — {e.designation or ''} ({e.employee_number})")
+        for e in subjects
     ]
     status = 200
     if form.validate_on_submit():

@@ -9,6 +9,7 @@ process version is parsed, before any case can run it.
 
 from __future__ import annotations
 
+import ast
 import operator
 from collections.abc import Callable
 from functools import lru_cache
@@ -66,11 +67,32 @@ def restricted_globals() -> dict[str, Any]:
     }
 
 
+# Names that are not builtins here anyway; refusing them up front gives the process owner a clear
+# reason at validation time instead of a NameError in a running case.
+FORBIDDEN_NAMES = frozenset({
+    "open", "eval", "exec", "compile", "__import__", "globals", "locals", "vars", "getattr",
+    "setattr", "delattr", "input", "breakpoint", "help", "exit", "quit", "memoryview", "type",
+    "super", "object", "classmethod", "staticmethod", "property",
+})
+
+
+def _refuse_forbidden_names(source: str, mode: str) -> None:
+    tree = ast.parse(source, mode=mode)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            raise ScriptRestrictionError(f"Line {node.lineno}: import is not allowed in diagram code.")
+        if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
+            raise ScriptRestrictionError(
+                f"Line {node.lineno}: {node.id!r} is not available to diagram code."
+            )
+
+
 @lru_cache(maxsize=2048)
 def compile_expression(expression: str) -> CodeType:
     result = compile_restricted_eval(expression, "<condition>")
     if result.errors or result.code is None:
         raise ScriptRestrictionError("; ".join(result.errors) or "expression does not compile")
+    _refuse_forbidden_names(expression, "eval")
     return result.code
 
 
@@ -79,6 +101,7 @@ def compile_script(script: str) -> CodeType:
     result = compile_restricted_exec(script, "<script>")
     if result.errors or result.code is None:
         raise ScriptRestrictionError("; ".join(result.errors) or "script does not compile")
+    _refuse_forbidden_names(script, "exec")
     return result.code
 
 
