@@ -64,6 +64,8 @@ class ProductionConfig(Config):
 class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = True
+    # Still a real salted hash, with fewer rounds so the suite does not spend its time hashing.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
 
     def __init__(self, instance_path: str) -> None:
         super().__init__(instance_path)

@@ -20,7 +20,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from app.engine.scripts import ScriptRestrictionError, compile_expression, compile_script
-from app.engine.serialization import spec_to_dict
+from app.engine.serialization import spec_to_json
 
 MAX_BPMN_BYTES = 1024 * 1024
 
@@ -46,8 +46,8 @@ class ParsedProcess:
     name: str
     spec: Any
     subprocess_specs: dict[str, Any]
-    spec_dict: dict[str, Any] = field(repr=False)
-    subprocess_specs_dict: dict[str, Any] = field(repr=False)
+    spec_json: str = field(repr=False)
+    subprocess_specs_json: dict[str, str] = field(repr=False)
     user_tasks: list[dict[str, Any]] = field(repr=False)
 
 
@@ -159,8 +159,8 @@ def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedP
         name=spec.description or process_id,
         spec=spec,
         subprocess_specs=subprocess_specs,
-        spec_dict=spec_to_dict(spec),
-        subprocess_specs_dict={k: spec_to_dict(v) for k, v in subprocess_specs.items()},
+        spec_json=spec_to_json(spec),
+        subprocess_specs_json={k: spec_to_json(v) for k, v in subprocess_specs.items()},
         user_tasks=_user_tasks(spec),
     )
     with _cache_lock:

@@ -18,8 +18,10 @@ serializer = BpmnWorkflowSerializer(_registry)
 SERIALIZER_VERSION: str = serializer.VERSION
 
 
-def spec_to_dict(spec: Any) -> dict[str, Any]:
-    return serializer.to_dict(spec)
+def spec_to_json(spec: Any) -> str:
+    """Specs are kept as JSON text: restoring consumes the dict it is given, so each load
+    needs a fresh copy, and json.loads is the cheapest way to get one."""
+    return json.dumps(serializer.to_dict(spec), separators=(",", ":"))
 
 
 def workflow_to_json(workflow: Any) -> str:
@@ -30,11 +32,11 @@ def workflow_to_json(workflow: Any) -> str:
 
 
 def workflow_from_json(
-    state_json: str, version: str, spec_dict: dict[str, Any], subprocess_specs_dict: dict[str, Any]
+    state_json: str, version: str, spec_json: str, subprocess_specs_json: dict[str, str]
 ) -> Any:
     state = json.loads(state_json)
-    state["spec"] = spec_dict
-    state["subprocess_specs"] = subprocess_specs_dict
+    state["spec"] = json.loads(spec_json)
+    state["subprocess_specs"] = {k: json.loads(v) for k, v in subprocess_specs_json.items()}
     state[serializer.VERSION_KEY] = version
     serializer.migrate(state)
     return serializer.from_dict(state)

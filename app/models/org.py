@@ -58,8 +58,8 @@ class Employee(db.Model):
     org_unit: Mapped[OrgUnit] = relationship()
     user: Mapped[User | None] = relationship(back_populates="employee")
     reporting_officer: Mapped[Employee | None] = relationship(
-        remote_side=[id], foreign_keys=[reporting_officer_id]
+        remote_side=[id], foreign_keys=[reporting_officer_id], post_update=True
     )
     countersigning_officer: Mapped[Employee | None] = relationship(
-        remote_side=[id], foreign_keys=[countersigning_officer_id]
+        remote_side=[id], foreign_keys=[countersigning_officer_id], post_update=True
     )
