@@ -39,7 +39,13 @@ class Config:
         if url:
             self.SQLALCHEMY_DATABASE_URI = _normalise_database_url(url)
         else:
+            Path(instance_path).mkdir(parents=True, exist_ok=True)
             self.SQLALCHEMY_DATABASE_URI = f"sqlite:///{Path(instance_path) / 'meezan.db'}"
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+    def finalise(self) -> None:
+        """Recompute what depends on the database URL after overrides."""
+        self.SQLALCHEMY_ENGINE_OPTIONS = engine_options(self.SQLALCHEMY_DATABASE_URI or "")
 
 
 class DevelopmentConfig(Config):
@@ -65,7 +71,7 @@ class TestConfig(Config):
     TESTING = True
     WTF_CSRF_ENABLED = True
     # Still a real salted hash, with fewer rounds so the suite does not spend its time hashing.
-    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a hash method, not a secret
 
     def __init__(self, instance_path: str) -> None:
         super().__init__(instance_path)
@@ -73,6 +79,15 @@ class TestConfig(Config):
         url = os.environ.get("MEEZAN_TEST_DATABASE_URL")
         if url:
             self.SQLALCHEMY_DATABASE_URI = _normalise_database_url(url)
+            self.finalise()
+
+
+def engine_options(url: str) -> dict:
+    """SQLite waits for a busy writer instead of failing at once; PostgreSQL checks pooled
+    connections before use."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True}
 
 
 CONFIGS: dict[str, type[Config]] = {

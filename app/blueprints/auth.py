@@ -21,9 +21,14 @@ class LoginForm(FlaskForm):
 
 
 def _safe_next(target: str | None) -> str:
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("tasks.my_tasks")
+    """Only same-site paths: an open redirect after sign-in is a phishing tool."""
+    local = (
+        bool(target)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and not urlsplit(target).netloc
+    )
+    return target if local else url_for("tasks.my_tasks")
 
 
 @bp.route("/login", methods=["GET", "POST"])

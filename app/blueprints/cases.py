@@ -15,7 +15,7 @@ bp = Blueprint("cases", __name__)
 
 
 class StartCaseForm(FlaskForm):
-    process = SelectField("Process", validators=[InputRequired()])
+    process_key = SelectField("Process", validators=[InputRequired()])
     subject = SelectField("Employee", coerce=int, validators=[InputRequired()])
 
 
@@ -31,10 +31,10 @@ def case_list():  # noqa: ANN201
 def new_case():  # noqa: ANN201
     subjects = cases.startable_subjects(current_user)
     if not subjects:
-        return render_template("errors/error.html", code=403,
-                               message="Only HR of a unit or an administrator may start cases."), 403
+        message = "Only HR of a unit or an administrator may start cases."
+        return render_template("errors/error.html", code=403, message=message), 403
     form = StartCaseForm()
-    form.process.choices = [
+    form.process_key.choices = [
         SelectChoice(m.key, m.name) for m in process_models.startable_processes()
     ]
     form.subject.choices = [
@@ -44,7 +44,7 @@ def new_case():  # noqa: ANN201
     status = 200
     if form.validate_on_submit():
         try:
-            case = cases.start_case(form.process.data, form.subject.data, current_user)
+            case = cases.start_case(form.process_key.data, form.subject.data, current_user)
         except ServiceError as exc:
             flash(exc.message, "error")
             status = exc.status_code

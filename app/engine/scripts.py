@@ -80,7 +80,9 @@ def _refuse_forbidden_names(source: str, mode: str) -> None:
     tree = ast.parse(source, mode=mode)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
-            raise ScriptRestrictionError(f"Line {node.lineno}: import is not allowed in diagram code.")
+            raise ScriptRestrictionError(
+                f"Line {node.lineno}: import is not allowed in diagram code."
+            )
         if isinstance(node, ast.Name) and node.id in FORBIDDEN_NAMES:
             raise ScriptRestrictionError(
                 f"Line {node.lineno}: {node.id!r} is not available to diagram code."

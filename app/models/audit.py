@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index
+from sqlalchemy import JSON, DateTime, ForeignKey, Index
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import db_enum, utcnow
 
 if TYPE_CHECKING:
     from app.models.user import User
@@ -27,7 +27,7 @@ class AuditEventType(enum.StrEnum):
     USER_LOGGED_IN = "user_logged_in"
     USER_LOGIN_FAILED = "user_login_failed"
     USER_LOGGED_OUT = "user_logged_out"
-    API_TOKEN_ISSUED = "api_token_issued"
+    API_TOKEN_ISSUED = "api_token_issued"  # noqa: S105 - an event name
 
 
 class AuditEvent(db.Model):
@@ -37,7 +37,7 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     event_type: Mapped[AuditEventType] = mapped_column(
-        Enum(AuditEventType, native_enum=False, length=50), index=True
+        db_enum(AuditEventType, 50), index=True
     )
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import db_enum, utcnow
 
 if TYPE_CHECKING:
     from app.models.org import Employee
@@ -31,7 +31,7 @@ class Case(db.Model):
     process_version_id: Mapped[int] = mapped_column(ForeignKey("process_versions.id"), index=True)
     subject_employee_id: Mapped[int] = mapped_column(ForeignKey("employees.id"), index=True)
     status: Mapped[CaseStatus] = mapped_column(
-        Enum(CaseStatus, native_enum=False, length=20), default=CaseStatus.RUNNING, index=True
+        db_enum(CaseStatus, 20), default=CaseStatus.RUNNING, index=True
     )
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

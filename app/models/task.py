@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import db_enum, utcnow
 
 if TYPE_CHECKING:
     from app.models.case import Case
@@ -44,7 +44,7 @@ class HumanTask(db.Model):
     candidate_role: Mapped[str | None] = mapped_column(String(32))
     candidate_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     status: Mapped[TaskStatus] = mapped_column(
-        Enum(TaskStatus, native_enum=False, length=20), default=TaskStatus.OPEN
+        db_enum(TaskStatus, 20), default=TaskStatus.OPEN
     )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

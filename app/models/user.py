@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Boolean, DateTime, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import db_enum, utcnow
 
 if TYPE_CHECKING:
     from app.models.org import Employee
@@ -76,7 +76,7 @@ class UserRole(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=32))
+    role: Mapped[Role] = mapped_column(db_enum(Role, 32))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
 
     user: Mapped[User] = relationship(back_populates="roles")

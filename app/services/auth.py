@@ -16,6 +16,7 @@ from app.models.base import utcnow
 from app.services import audit
 from app.services.transaction import unit_of_work
 
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     """Checked against when the username is unknown, so both paths cost the same hash time."""

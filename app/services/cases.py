@@ -97,7 +97,10 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
     if subject is None:
         raise NotFound(f"No employee with id {subject_employee_id}.")
     if not can_start_case_for(started_by, subject):
-        raise PermissionDenied("Only HR of the employee's unit or an administrator may start cases.")
+        raise PermissionDenied(
+            "Only HR of the employee's unit or an administrator may start cases, "
+            "and never about themselves."
+        )
     with unit_of_work():
         version = process_models.current_version(process_key)
         running = db.session.scalar(

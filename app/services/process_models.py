@@ -37,7 +37,9 @@ def parse_and_validate(bpmn_xml: bytes, source_name: str) -> ParsedProcess:
     try:
         parsed = parse_process(bpmn_xml, source_name)
     except ProcessDefinitionError as exc:
-        raise ValidationFailed(f"{source_name}: {exc.message}", {"diagram": [exc.to_dict()]}) from exc
+        raise ValidationFailed(
+            f"{source_name}: {exc.message}", {"diagram": [exc.to_dict()]}
+        ) from exc
     problems = validate_for_meezan(parsed)
     if problems:
         raise ValidationFailed(

@@ -1,8 +1,8 @@
 """foundation: users, org, process versions, cases, human tasks, audit
 
-Revision ID: caed7f133898
+Revision ID: 29b0152ca2a3
 Revises: 
-Create Date: 2026-11-23 08:49:23.230748
+Create Date: 2026-11-23 08:54:11.173236
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = 'caed7f133898'
+revision = '29b0152ca2a3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -109,7 +109,7 @@ def upgrade():
     op.create_table('user_roles',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('ADMIN', 'HR', 'FINANCE', 'PROCESS_OWNER', 'AUDITOR', name='role', native_enum=False, length=32), nullable=False),
+    sa.Column('role', sa.Enum('admin', 'hr', 'finance', 'process_owner', 'auditor', name='role', native_enum=False, length=32), nullable=False),
     sa.Column('org_unit_id', sa.Integer(), nullable=True),
     sa.ForeignKeyConstraint(['org_unit_id'], ['org_units.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
@@ -123,7 +123,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('process_version_id', sa.Integer(), nullable=False),
     sa.Column('subject_employee_id', sa.Integer(), nullable=False),
-    sa.Column('status', sa.Enum('RUNNING', 'COMPLETED', name='casestatus', native_enum=False, length=20), nullable=False),
+    sa.Column('status', sa.Enum('running', 'completed', name='casestatus', native_enum=False, length=20), nullable=False),
     sa.Column('started_by_id', sa.Integer(), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
@@ -152,7 +152,7 @@ def upgrade():
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('candidate_role', sa.String(length=32), nullable=True),
     sa.Column('candidate_org_unit_id', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('OPEN', 'COMPLETED', 'CANCELLED', name='taskstatus', native_enum=False, length=20), nullable=False),
+    sa.Column('status', sa.Enum('open', 'completed', 'cancelled', name='taskstatus', native_enum=False, length=20), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('due_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
@@ -173,7 +173,7 @@ def upgrade():
     op.create_table('audit_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('occurred_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('event_type', sa.Enum('CASE_STARTED', 'CASE_COMPLETED', 'TASK_ASSIGNED', 'TASK_COMPLETED', 'PROCESS_VERSION_DEPLOYED', 'USER_LOGGED_IN', 'USER_LOGIN_FAILED', 'USER_LOGGED_OUT', 'API_TOKEN_ISSUED', name='auditeventtype', native_enum=False, length=50), nullable=False),
+    sa.Column('event_type', sa.Enum('case_started', 'case_completed', 'task_assigned', 'task_completed', 'process_version_deployed', 'user_logged_in', 'user_login_failed', 'user_logged_out', 'api_token_issued', name='auditeventtype', native_enum=False, length=50), nullable=False),
     sa.Column('actor_id', sa.Integer(), nullable=True),
     sa.Column('on_behalf_of_id', sa.Integer(), nullable=True),
     sa.Column('case_id', sa.Integer(), nullable=True),
