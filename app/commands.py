@@ -7,8 +7,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Employee, User
-from app.services import cases, demo, process_models
+from app.models import Employee, Role, User
+from app.services import cases, demo, process_models, users
 from app.services.errors import ServiceError
 
 
@@ -37,6 +37,22 @@ def register(app: Flask) -> None:
         )
         case = cases.start_case("goal_setting", emp2.id, hr)
         click.echo(f"Demo data created; goal-setting case #{case.id} started for emp2.")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--name", "full_name", required=True, help="Full name")
+    @click.option("--email", default=None)
+    @click.option("--role", "roles", multiple=True,
+                  type=click.Choice([r.value for r in Role]), help="Repeatable")
+    @click.password_option()
+    def create_user(username: str, full_name: str, email: str | None,
+                    roles: tuple[str, ...], password: str) -> None:
+        """Create a login (e.g. the first administrator of a production install)."""
+        try:
+            users.create_user(username, full_name, password, email, [Role(r) for r in roles])
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from exc
+        click.echo(f"User {username} created.")
 
     @app.cli.command("start-case")
     @click.argument("process_key")

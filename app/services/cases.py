@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.engine import EngineError, WorkflowRuntime
 from app.extensions import db
@@ -17,6 +18,7 @@ from app.models import (
     CaseStatus,
     Employee,
     HumanTask,
+    ProcessVersion,
     TaskStatus,
     User,
 )
@@ -107,8 +109,8 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
             select(Case.id).where(
                 Case.subject_employee_id == subject.id,
                 Case.process_version_id.in_(
-                    select(type(version).id).where(
-                        type(version).process_model_id == version.process_model_id
+                    select(ProcessVersion.id).where(
+                        ProcessVersion.process_model_id == version.process_model_id
                     )
                 ),
                 Case.status == CaseStatus.RUNNING,
@@ -188,7 +190,16 @@ def view_case(user: User, case_id: int) -> CaseView:
 
 
 def list_cases(user: User, limit: int = 200) -> list[Case]:
-    query = visible_cases_query(user).order_by(Case.id.desc()).limit(limit)
+    query = (
+        visible_cases_query(user)
+        .options(
+            selectinload(Case.tasks).selectinload(HumanTask.assignee),
+            selectinload(Case.subject),
+            selectinload(Case.process_version).selectinload(ProcessVersion.process_model),
+        )
+        .order_by(Case.id.desc())
+        .limit(limit)
+    )
     return list(db.session.scalars(query))
 
 

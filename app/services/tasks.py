@@ -98,6 +98,8 @@ def complete_task(user: User, task_id: int, formdata: Any) -> HumanTask:
             raise TaskAlreadyCompleted(
                 f"“{task.title}” has already been {task.status}.", task_id=task.id
             )
+        if not may_act_on(user, task):  # re-checked under the lock: assignments can move
+            raise PermissionDenied("This task is not assigned to you.")
         form_class = form_for_key(task.form_key)
         form = form_class(form_class.prepare_formdata(formdata))
         if not form.validate():
