@@ -23,6 +23,7 @@ from app.engine.scripts import ScriptRestrictionError, compile_expression, compi
 from app.engine.serialization import spec_to_json
 
 MAX_BPMN_BYTES = 1024 * 1024
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 class ProcessDefinitionError(ValueError):
@@ -49,6 +50,7 @@ class ParsedProcess:
     spec_json: str = field(repr=False)
     subprocess_specs_json: dict[str, str] = field(repr=False)
     user_tasks: list[dict[str, Any]] = field(repr=False)
+    lanes: list[dict[str, Any]] = field(repr=False, default_factory=list)
 
 
 def content_hash(bpmn_xml: bytes) -> str:
@@ -63,7 +65,13 @@ _cache: dict[str, ParsedProcess] = {}
 _cache_lock = Lock()
 
 
-def _check_xml(bpmn_xml: bytes) -> None:
+def safe_xml_root(bpmn_xml: bytes) -> Any:
+    """The document's root element, parsed without DTDs, entities or network access, within the
+    size limit; anything else raises ProcessDefinitionError."""
+    return _check_xml(bpmn_xml)
+
+
+def _check_xml(bpmn_xml: bytes) -> Any:
     if len(bpmn_xml) > MAX_BPMN_BYTES:
         raise ProcessDefinitionError(f"The diagram is larger than {MAX_BPMN_BYTES} bytes")
     try:
@@ -73,39 +81,49 @@ def _check_xml(bpmn_xml: bytes) -> None:
     doctype = root.getroottree().docinfo.doctype
     if doctype:
         raise ProcessDefinitionError("Document type declarations (DTD, entities) are not allowed")
+    return root
 
 
-def _check_code(spec: Any, subprocess_specs: dict[str, Any]) -> None:
-    specs = [spec, *subprocess_specs.values()]
-    for process_spec in specs:
+def _code_problems(spec: Any, subprocess_specs: dict[str, Any]) -> list[ProcessDefinitionError]:
+    """Every script and condition the restrictions refuse, not just the first, so an editor can
+    mark each offending element at once."""
+    problems: list[ProcessDefinitionError] = []
+    for process_spec in [spec, *subprocess_specs.values()]:
         for task_spec in process_spec.task_specs.values():
             if isinstance(task_spec, ScriptEngineTask) and getattr(task_spec, "script", None):
                 try:
                     compile_script(task_spec.script)
                 except ScriptRestrictionError as exc:
-                    raise ProcessDefinitionError(
+                    problems.append(ProcessDefinitionError(
                         f"Script of {task_spec.bpmn_id} is not allowed: {exc}", task_spec.bpmn_id
-                    ) from exc
+                    ))
             for key in ("preScript", "postScript"):
                 code = getattr(task_spec, "extensions", {}).get(key)
                 if code:
                     try:
                         compile_script(code)
                     except ScriptRestrictionError as exc:
-                        raise ProcessDefinitionError(
+                        problems.append(ProcessDefinitionError(
                             f"{key} of {task_spec.bpmn_id} is not allowed: {exc}",
                             task_spec.bpmn_id,
-                        ) from exc
+                        ))
             for condition, _target in getattr(task_spec, "cond_task_specs", []):
                 if isinstance(condition, _BpmnCondition) and condition.args:
                     try:
                         compile_expression(condition.args[0])
                     except (ScriptRestrictionError, SyntaxError) as exc:
-                        raise ProcessDefinitionError(
+                        problems.append(ProcessDefinitionError(
                             f"Condition {condition.args[0]!r} on {task_spec.bpmn_id} is not "
                             f"allowed: {exc}",
                             task_spec.bpmn_id,
-                        ) from exc
+                        ))
+    return problems
+
+
+def _check_code(spec: Any, subprocess_specs: dict[str, Any]) -> None:
+    problems = _code_problems(spec, subprocess_specs)
+    if problems:
+        raise problems[0]
 
 
 def _user_tasks(spec: Any) -> list[dict[str, Any]]:
@@ -124,12 +142,8 @@ def _user_tasks(spec: Any) -> list[dict[str, Any]]:
     return tasks
 
 
-def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedProcess:
-    """Parse and validate one BPMN document holding one executable process."""
-    key = content_hash(bpmn_xml)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
+def _parse_specs(bpmn_xml: bytes, source_name: str) -> tuple[str, Any, dict[str, Any]]:
+    """XML safety checks, then SpiffWorkflow's parser with its schema validator."""
     _check_xml(bpmn_xml)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
@@ -141,18 +155,26 @@ def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedP
                 f"A diagram must hold exactly one executable process; found {len(executable)}"
             )
         process_id = executable[0]
-        spec = parser.get_spec(process_id)
-        subprocess_specs = parser.get_subprocess_specs(process_id)
+        return process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ProcessDefinitionError:
         raise
     except SpiffWorkflowException as exc:
         raise ProcessDefinitionError(
             str(exc),
             element_id=getattr(exc, "id", None) or getattr(exc, "sourceline", None),
-            line=getattr(exc, "line_number", None),
+            line=getattr(exc, "line_number", None) or None,
         ) from exc
     except etree.XMLSyntaxError as exc:
         raise ProcessDefinitionError(f"Not well-formed XML: {exc}", line=exc.lineno) from exc
+
+
+def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedProcess:
+    """Parse and validate one BPMN document holding one executable process."""
+    key = content_hash(bpmn_xml)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    process_id, spec, subprocess_specs = _parse_specs(bpmn_xml, source_name)
     _check_code(spec, subprocess_specs)
     parsed = ParsedProcess(
         process_id=process_id,
@@ -162,7 +184,53 @@ def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedP
         spec_json=spec_to_json(spec),
         subprocess_specs_json={k: spec_to_json(v) for k, v in subprocess_specs.items()},
         user_tasks=_user_tasks(spec),
+        lanes=_lanes(bpmn_xml, process_id),
     )
     with _cache_lock:
         _cache[key] = parsed
     return parsed
+
+
+def _lanes(bpmn_xml: bytes, process_id: str) -> list[dict[str, Any]]:
+    """The process's lanes (id and name): the app checks each names a role it can resolve."""
+    root = etree.fromstring(bpmn_xml, parser=_SAFE_XML_PARSER)  # noqa: S320 - hardened parser
+    lanes = root.xpath(
+        "//bpmn:process[@id=$pid]//bpmn:lane", namespaces={"bpmn": BPMN_NS}, pid=process_id
+    )
+    return [{"id": lane.get("id"), "name": lane.get("name")} for lane in lanes]
+
+
+def _locate(error: ProcessDefinitionError, bpmn_xml: bytes) -> ProcessDefinitionError:
+    """Schema errors come with a line, not an element: name the element on that line (or the
+    nearest enclosing one with an id) so an editor can mark it."""
+    if error.element_id or not error.line:
+        return error
+    try:
+        root = etree.fromstring(bpmn_xml, parser=_SAFE_XML_PARSER)  # noqa: S320 - hardened parser
+    except etree.XMLSyntaxError:
+        return error
+    for element in root.iter():
+        if element.sourceline == error.line:
+            while element is not None and not element.get("id"):
+                element = element.getparent()
+            if element is not None:
+                return ProcessDefinitionError(error.message, element.get("id"), error.line)
+            break
+    return error
+
+
+def diagram_problems(
+    bpmn_xml: bytes, source_name: str = "diagram.bpmn"
+) -> tuple[ParsedProcess | None, list[ProcessDefinitionError]]:
+    """Everything the engine refuses in a diagram, each with its element id where one is known:
+    the parsed process when there is nothing to refuse, else every code problem found (or the
+    one parse error that stopped parsing)."""
+    try:
+        return parse_process(bpmn_xml, source_name), []
+    except ProcessDefinitionError as exc:
+        first = exc
+    try:
+        _process_id, spec, subprocess_specs = _parse_specs(bpmn_xml, source_name)
+    except ProcessDefinitionError as exc:
+        return None, [_locate(exc, bpmn_xml)]
+    return None, _code_problems(spec, subprocess_specs) or [_locate(first, bpmn_xml)]

@@ -3,7 +3,7 @@
 from app.models.audit import AuditEvent, AuditEventType
 from app.models.case import Case, CaseStatus
 from app.models.org import Employee, OrgUnit
-from app.models.process_model import ProcessModel, ProcessVersion
+from app.models.process_model import ProcessDraft, ProcessModel, ProcessVersion
 from app.models.task import HumanTask, TaskStatus
 from app.models.user import ApiToken, Role, User, UserRole
 
@@ -16,6 +16,7 @@ __all__ = [
     "Employee",
     "HumanTask",
     "OrgUnit",
+    "ProcessDraft",
     "ProcessModel",
     "ProcessVersion",
     "Role",
