@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Employee, Role, User
-from app.services import cases, demo, process_models, users
+from app.services import cases, demo, process_models, timers, users
 from app.services.errors import ServiceError
+
+
+def _stop_flag() -> threading.Event:
+    """Set by SIGTERM/SIGINT so a process manager can stop the worker between passes."""
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def register(app: Flask) -> None:
@@ -37,6 +49,29 @@ def register(app: Flask) -> None:
         )
         case = cases.start_case("goal_setting", emp2.id, hr)
         click.echo(f"Demo data created; goal-setting case #{case.id} started for emp2.")
+
+    @app.cli.command("run-timers")
+    @click.option("--once", is_flag=True, help="One pass, then exit (for cron or tests)")
+    @click.option("--interval", default=30.0, show_default=True, help="Seconds between passes")
+    @click.option("--batch-size", default=200, show_default=True)
+    def run_timers(once: bool, interval: float, batch_size: int) -> None:
+        """Fire due BPMN timers (reminders, escalations, cycle dates). Safe to run in several
+        processes at once: each timer fires exactly once."""
+        stop = _stop_flag()
+        while True:
+            result = timers.run_due_timers(batch_size)
+            db.session.remove()
+            if result.cases_checked or result.errors:
+                click.echo(f"{result.cases_checked} due cases, {result.timers_fired} timers "
+                           f"fired, {len(result.errors)} errors")
+            for error in result.errors:
+                click.echo(f"  {error}", err=True)
+            if once or stop.is_set():
+                break
+            if result.cases_checked < batch_size:
+                stop.wait(interval)
+            if stop.is_set():
+                break
 
     @app.cli.command("create-user")
     @click.argument("username")

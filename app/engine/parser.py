@@ -137,6 +137,7 @@ def _user_tasks(spec: Any) -> list[dict[str, Any]]:
                     "name": task_spec.bpmn_name or task_spec.bpmn_id,
                     "lane": task_spec.lane,
                     "form_key": props.get("formKey"),
+                    "due_in_days": props.get("dueInDays"),
                 }
             )
     return tasks

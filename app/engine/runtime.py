@@ -7,6 +7,7 @@ the same transaction. Nothing outside `app.engine` sees a SpiffWorkflow object.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -17,6 +18,7 @@ from SpiffWorkflow.util.task import TaskState
 from app.engine.parser import ParsedProcess
 from app.engine.scripts import restricted_script_engine
 from app.engine.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
+from app.engine.timers import TIMER_EVENT_TYPES, parse_due
 
 
 class EngineError(RuntimeError):
@@ -25,6 +27,12 @@ class EngineError(RuntimeError):
 
 class TaskNotReadyError(LookupError):
     """The engine task is not waiting for a person (already completed, or never existed)."""
+
+
+@dataclass(frozen=True)
+class FiredTimer:
+    element_id: str
+    name: str | None
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,43 @@ class WorkflowRuntime:
             return dict(ready[0].data)
         last = self._workflow.last_task
         return dict(last.data) if last is not None else dict(self._workflow.data)
+
+    def next_timer_due(self) -> datetime | None:
+        """When the earliest pending timer of this case falls due (stored on the case row so a
+        worker finds due cases with one indexed query)."""
+        dues = [
+            parse_due(event.value)
+            for event in self._workflow.waiting_events()
+            if event.event_type in TIMER_EVENT_TYPES
+        ]
+        dues = [d for d in dues if d is not None]
+        return min(dues) if dues else None
+
+    def fire_due_timers(self) -> list[FiredTimer]:
+        """Let every timer whose time has come fire, and run the engine on from there.
+
+        A timer fired if its waiting task is gone afterwards, or (a cycle timer) its next due
+        time moved on."""
+        before = self._waiting_timers()
+        try:
+            self._workflow.refresh_timers()
+        except SpiffWorkflowException as exc:
+            raise EngineError(str(exc)) from exc
+        self._run_engine()
+        after = self._waiting_timers()
+        return [
+            FiredTimer(element_id=spec.bpmn_id, name=spec.bpmn_name)
+            for task_id, (spec, value) in before.items()
+            if task_id not in after or after[task_id][1] != value
+        ]
+
+    def _waiting_timers(self) -> dict[Any, tuple[Any, Any]]:
+        timers = {}
+        for task_id, task in self._workflow.event_manager.tasks.items():
+            details = task.task_spec.event_definition.details(task)
+            if details.event_type in TIMER_EVENT_TYPES:
+                timers[task_id] = (task.task_spec, repr(details.value))
+        return timers
 
     def completed_element_ids(self) -> list[str]:
         return [

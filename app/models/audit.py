@@ -23,6 +23,8 @@ class AuditEventType(enum.StrEnum):
     CASE_COMPLETED = "case_completed"
     TASK_ASSIGNED = "task_assigned"
     TASK_COMPLETED = "task_completed"
+    TASK_CANCELLED = "task_cancelled"
+    TIMER_FIRED = "timer_fired"
     PROCESS_VERSION_DEPLOYED = "process_version_deployed"
     USER_LOGGED_IN = "user_logged_in"
     USER_LOGIN_FAILED = "user_login_failed"

@@ -1,14 +1,16 @@
 """Column helpers shared by the models."""
 
 import enum
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Enum
 
+from app.clock import clock
+
 
 def utcnow() -> datetime:
-    """Timezone-aware now; every timestamp is stored in UTC."""
-    return datetime.now(UTC)
+    """Timezone-aware now from the app clock; every timestamp is stored in UTC."""
+    return clock.now()
 
 
 def db_enum(enum_class: type[enum.Enum], length: int) -> Enum:

@@ -36,6 +36,8 @@ class Case(db.Model):
     started_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the case's earliest pending timer falls due; the timer worker's one indexed query.
+    timer_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     # The engine's serialized workflow (without the spec, which lives on the version) and the
     # serializer version that wrote it, so a later SpiffWorkflow can migrate it.
     workflow_state: Mapped[str] = mapped_column(Text)

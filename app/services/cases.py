@@ -54,6 +54,8 @@ def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -
         if engine_id not in ready:
             row.status = TaskStatus.CANCELLED
             row.completed_at = now
+            audit.record(AuditEventType.TASK_CANCELLED, actor=actor, case=case, task=row,
+                         details={"task": row.title, "reason": "the process moved on"})
     created = []
     for engine_id, ready_task in ready.items():
         if engine_id in open_rows:
@@ -129,15 +131,8 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
             runtime = WorkflowRuntime.start(parsed, subject_data(subject))
         except EngineError as exc:
             raise ValidationFailed(f"The process could not start: {exc}", {}) from exc
-        state, serializer_version = runtime.dump()
-        case = Case(
-            process_version=version,
-            subject=subject,
-            started_by=started_by,
-            workflow_state=state,
-            serializer_version=serializer_version,
-            status=CaseStatus.COMPLETED if runtime.is_completed else CaseStatus.RUNNING,
-        )
+        case = Case(process_version=version, subject=subject, started_by=started_by)
+        completed = _store_state(case, runtime)  # inserted once, with its state
         db.session.add(case)
         db.session.flush()
         audit.record(
@@ -151,7 +146,31 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
             },
         )
         sync_human_tasks(case, runtime, started_by)
+        if completed:
+            audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
     return case
+
+
+def _store_state(case: Case, runtime: WorkflowRuntime) -> bool:
+    """Copy the engine's state and next timer onto the case; True if the case just ended."""
+    case.workflow_state, case.serializer_version = runtime.dump()
+    case.timer_due_at = runtime.next_timer_due()
+    if runtime.is_completed and case.status != CaseStatus.COMPLETED:
+        case.status = CaseStatus.COMPLETED
+        case.completed_at = utcnow()
+        case.timer_due_at = None
+        return True
+    if case.status is None:
+        case.status = CaseStatus.RUNNING
+    return False
+
+
+def save_runtime(case: Case, runtime: WorkflowRuntime, actor: User | None) -> None:
+    """After the engine ran: mirror its user tasks into rows, store its state and next timer,
+    and close the case if the process ended. Part of the caller's transaction."""
+    sync_human_tasks(case, runtime, actor)
+    if _store_state(case, runtime):
+        audit.record(AuditEventType.CASE_COMPLETED, actor=actor, case=case, details={})
 
 
 @dataclass(frozen=True)

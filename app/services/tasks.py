@@ -21,7 +21,7 @@ from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus, 
 from app.models.base import utcnow
 from app.services import audit, process_models
 from app.services.assignment import actionable_tasks, may_act_on
-from app.services.cases import sync_human_tasks
+from app.services.cases import save_runtime
 from app.services.errors import (
     NotFound,
     PermissionDenied,
@@ -127,12 +127,7 @@ def complete_task(user: User, task_id: int, formdata: Any) -> HumanTask:
             task=task,
             details={"task": task.title, "form": task.form_key, "changes": _changes(before, data)},
         )
-        sync_human_tasks(case, runtime, user)
-        case.workflow_state, case.serializer_version = runtime.dump()
-        if runtime.is_completed:
-            case.status = CaseStatus.COMPLETED
-            case.completed_at = now
-            audit.record(AuditEventType.CASE_COMPLETED, actor=user, case=case, details={})
+        save_runtime(case, runtime, user)
         db.session.commit()
     except StaleDataError as exc:
         db.session.rollback()
