@@ -47,11 +47,13 @@ def register_blueprints(app: Flask) -> None:
     from app.api import api_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.cases import bp as cases_bp
+    from app.blueprints.modeler import bp as modeler_bp
     from app.blueprints.tasks import bp as tasks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(modeler_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
 

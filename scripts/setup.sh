@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install everything Meezan needs from the project's own files: a virtualenv with the Python
-# dependencies from pyproject.toml, and (with --test) Debian's Chromium for the browser tests.
+# dependencies from pyproject.toml, the browser bundles built from package.json (npm + esbuild),
+# and (with --test) Debian's Chromium for the browser tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,17 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".${extras}"
+
+# The modeler and case diagram (bpmn-js) come from npm, pinned by package-lock.json, and are
+# bundled by esbuild into app/static/build/ (git-ignored): served by Flask, no CDN.
+if ! command -v npm >/dev/null 2>&1; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build
 
 if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   # Browser tests drive Debian's Chromium; never a browser downloaded by a test tool.
