@@ -45,6 +45,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import api_bp
+    from app.blueprints.audit import bp as audit_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.cases import bp as cases_bp
     from app.blueprints.modeler import bp as modeler_bp
@@ -54,6 +55,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(modeler_bp)
+    app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
 
@@ -76,16 +78,18 @@ def register_template_helpers(app: Flask) -> None:
     register(app)
 
 
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
 def register_security_headers(app: Flask) -> None:
     """The app serves only its own scripts and styles; nothing may frame it."""
 
     @app.after_request
     def set_headers(response):  # noqa: ANN001, ANN202
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; "
-            "base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

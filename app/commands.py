@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import datetime
+from typing import TextIO
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Employee, Role, User
-from app.services import cases, demo, process_models, timers, users
+from app.models import Employee, OrgUnit, Role, User
+from app.services import audit, cases, demo, process_models, timers, users
 from app.services.errors import ServiceError
 
 
@@ -25,6 +27,8 @@ def _stop_flag() -> threading.Event:
 
 
 def register(app: Flask) -> None:
+    register_audit_commands(app)
+
     @app.cli.command("deploy-workflows")
     def deploy_workflows() -> None:
         """Deploy each BPMN file in workflows/ whose content is not yet a version."""
@@ -106,3 +110,45 @@ def register(app: Flask) -> None:
         except ServiceError as exc:
             raise click.ClickException(exc.message) from exc
         click.echo(f"Case #{case.id} started.")
+
+
+def register_audit_commands(app: Flask) -> None:
+    audit_cli = click.Group("audit", help="Verify and export the hash-chained audit trail.")
+
+    @audit_cli.command("verify")
+    def verify() -> None:
+        """Recompute the whole chain; exit 1 naming the first edited, deleted or moved event."""
+        result = audit.verify_chain()
+        if result.ok:
+            seq, head = audit.chain_head()
+            click.echo(f"OK: {result.events_checked} events, chain head #{seq} {head}")
+            return
+        where = f"event id {result.first_bad_event_id}" if result.first_bad_event_id else "tail"
+        click.echo(f"BROKEN at {where} after {result.events_checked} good events: "
+                   f"{result.problem}", err=True)
+        raise SystemExit(1)
+
+    @audit_cli.command("export")
+    @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
+    @click.option("--case", "case_id", type=int)
+    @click.option("--user", "username")
+    @click.option("--unit", "unit_code", help="Org unit code (includes units below it)")
+    @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
+    @click.option("--out", type=click.File("w"), default="-")
+    def export(fmt: str, case_id: int | None, username: str | None, unit_code: str | None,
+               since: datetime | None, until: datetime | None, out: TextIO) -> None:
+        """Export audit events (CSV, or JSON lines), filtered."""
+        unit_id = None
+        if unit_code:
+            unit_id = db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == unit_code))
+            if unit_id is None:
+                raise click.ClickException(f"No org unit {unit_code!r}.")
+        criteria = audit.AuditFilter(case_id, username, unit_id,
+                                     since.date() if since else None,
+                                     until.date() if until else None)
+        chunks = audit.export_csv(criteria) if fmt == "csv" else audit.export_json_lines(criteria)
+        for chunk in chunks:
+            out.write(chunk)
+
+    app.cli.add_command(audit_cli)

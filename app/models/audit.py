@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -24,6 +24,18 @@ class AuditEventType(enum.StrEnum):
     TASK_ASSIGNED = "task_assigned"
     TASK_COMPLETED = "task_completed"
     TASK_CANCELLED = "task_cancelled"
+    TASK_CLAIMED = "task_claimed"
+    TASK_UNCLAIMED = "task_unclaimed"
+    TASK_DELEGATED = "task_delegated"
+    TASK_HANDED_BACK = "task_handed_back"
+    TASK_RECALLED = "task_recalled"
+    TASK_REASSIGNED = "task_reassigned"
+    TASK_REROUTED = "task_rerouted"  # an absence started or ended and the task moved
+    TASK_ESCALATED = "task_escalated"
+    TASK_REMINDED = "task_reminded"
+    ABSENCE_DECLARED = "absence_declared"
+    ABSENCE_CANCELLED = "absence_cancelled"
+    NOTIFICATION_PREFERENCE_CHANGED = "notification_preference_changed"
     TIMER_FIRED = "timer_fired"
     PROCESS_VERSION_DEPLOYED = "process_version_deployed"
     USER_LOGGED_IN = "user_logged_in"
@@ -33,6 +45,10 @@ class AuditEventType(enum.StrEnum):
 
 
 class AuditEvent(db.Model):
+    """One event. `seq`, `prev_hash` and `hash` chain every event to the one before it: they
+    are assigned when the transaction commits (app.services.audit), so editing, deleting or
+    reordering any stored event breaks the chain from that event on."""
+
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_events_case_id_id", "case_id", "id"),)
 
@@ -46,6 +62,21 @@ class AuditEvent(db.Model):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
     human_task_id: Mapped[int | None] = mapped_column(ForeignKey("human_tasks.id"))
     details: Mapped[dict] = mapped_column(JSON, default=dict)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
     on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
+
+
+class AuditChainHead(db.Model):
+    """The chain's last link, one row. Locking it serialises the few milliseconds in which a
+    committing transaction appends its events; comparing it with the last event detects a
+    truncated tail."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))

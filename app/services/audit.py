@@ -1,14 +1,44 @@
-"""Writing and reading the audit trail. Events are added to the caller's transaction, so they
-commit (or roll back) together with the change they describe."""
+"""The audit trail: append-only, typed, hash-chained events.
+
+`record()` queues an event on the current transaction. When that transaction commits, the queued
+events are appended to one global chain: the one-row chain head is locked (on PostgreSQL
+`SELECT ... FOR UPDATE`; SQLite serialises writers itself), each event gets the next sequence
+number, the previous event's hash and its own hash over its canonical content, and the head moves
+on. The lock is held only for the commit itself. Events of a rolled-back transaction are never
+written. `verify_chain()` recomputes every link and names the first event that was edited,
+deleted or reordered.
+"""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from app.extensions import db
-from app.models import AuditEvent, AuditEventType, Case, HumanTask, User
+from app.models import (
+    AuditChainHead,
+    AuditEvent,
+    AuditEventType,
+    Case,
+    Employee,
+    HumanTask,
+    User,
+)
+from app.models.base import utcnow
+from app.services.org import descendant_unit_ids
+
+GENESIS_HASH = "0" * 64
+_PENDING = "meezan_audit_pending"
 
 
 def record(
@@ -20,21 +50,204 @@ def record(
     on_behalf_of: User | None = None,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
+    """Queue an event on the current transaction; it is chained and written at commit."""
+    audit_event = AuditEvent(
         event_type=event_type,
         actor_id=actor.id if actor else None,
         on_behalf_of_id=on_behalf_of.id if on_behalf_of else None,
         case_id=case.id if case else None,
         human_task_id=task.id if task else None,
-        details=details or {},
+        details=json.loads(json.dumps(details or {}, default=str)),  # stored exactly as hashed
     )
-    db.session.add(event)
-    return event
+    db.session().info.setdefault(_PENDING, []).append(audit_event)
+    return audit_event
+
+
+def _utc_iso(value: datetime) -> str:
+    if value.tzinfo is None:  # SQLite returns naive values; they are stored in UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(audit_event: AuditEvent) -> str:
+    """SHA-256 over the event's canonical JSON, which includes the previous event's hash."""
+    content = {
+        "seq": audit_event.seq,
+        "prev_hash": audit_event.prev_hash,
+        "occurred_at": _utc_iso(audit_event.occurred_at),
+        "event_type": str(audit_event.event_type),
+        "actor_id": audit_event.actor_id,
+        "on_behalf_of_id": audit_event.on_behalf_of_id,
+        "case_id": audit_event.case_id,
+        "human_task_id": audit_event.human_task_id,
+        "details": audit_event.details,
+    }
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _locked_head(session: Session) -> AuditChainHead:
+    query = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    head = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
+    if head is None:
+        try:
+            with session.begin_nested():
+                session.add(AuditChainHead(id=1, seq=0, hash=GENESIS_HASH))
+        except IntegrityError:
+            pass  # another transaction created it first
+        head = session.scalars(query.execution_options(populate_existing=True)).one()
+    return head
+
+
+@event.listens_for(Session, "before_commit")
+def _append_pending_events(session: Session) -> None:
+    pending: list[AuditEvent] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    head = _locked_head(session)
+    for audit_event in pending:
+        audit_event.seq = head.seq + 1
+        audit_event.prev_hash = head.hash
+        if audit_event.occurred_at is None:
+            audit_event.occurred_at = utcnow()
+        audit_event.hash = event_hash(audit_event)
+        head.seq, head.hash = audit_event.seq, audit_event.hash
+        session.add(audit_event)
+    session.flush()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending_events(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def case_timeline(case_id: int) -> list[AuditEvent]:
     return list(
         db.session.scalars(
-            select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.id)
+            select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.seq)
         )
     )
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    ok: bool
+    events_checked: int
+    first_bad_event_id: int | None = None
+    problem: str | None = None
+
+
+def verify_chain(batch_size: int = 2000) -> ChainVerification:
+    """Walk the whole chain in order, streaming, and stop at the first broken link."""
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    rows = db.session.scalars(
+        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    )
+    for audit_event in rows:
+        if audit_event.seq != expected_seq:
+            problem = (f"expected event #{expected_seq} of the chain but found #{audit_event.seq}:"
+                       " events before it were deleted or reordered")
+            return ChainVerification(False, checked, audit_event.id, problem)
+        if audit_event.prev_hash != prev_hash:
+            problem = "its link to the previous event does not match: an event was removed or moved"
+            return ChainVerification(False, checked, audit_event.id, problem)
+        if event_hash(audit_event) != audit_event.hash:
+            problem = "its content does not match its hash: the event was edited"
+            return ChainVerification(False, checked, audit_event.id, problem)
+        prev_hash, expected_seq, checked = audit_event.hash, expected_seq + 1, checked + 1
+    head = db.session.get(AuditChainHead, 1)
+    head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
+    if head_seq != checked or head_hash != prev_hash:
+        problem = (f"the chain head records {head_seq} events but {checked} were found: "
+                   "events were deleted from the end")
+        return ChainVerification(False, checked, None, problem)
+    return ChainVerification(True, checked)
+
+
+def chain_head() -> tuple[int, str]:
+    """Publish this (e.g. daily, outside the database) to anchor the chain against rewrites."""
+    head = db.session.get(AuditChainHead, 1)
+    return (head.seq, head.hash) if head else (0, GENESIS_HASH)
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    case_id: int | None = None
+    username: str | None = None
+    unit_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def _filtered(criteria: AuditFilter):  # noqa: ANN202
+    query = select(AuditEvent).order_by(AuditEvent.seq)
+    if criteria.case_id is not None:
+        query = query.where(AuditEvent.case_id == criteria.case_id)
+    if criteria.username:
+        actor = select(User.id).where(User.username == criteria.username).scalar_subquery()
+        query = query.where(AuditEvent.actor_id == actor)
+    if criteria.unit_id is not None:
+        units = descendant_unit_ids(criteria.unit_id)
+        cases_in_units = (
+            select(Case.id)
+            .join(Employee, Case.subject_employee_id == Employee.id)
+            .where(Employee.org_unit_id.in_(units))
+        )
+        query = query.where(AuditEvent.case_id.in_(cases_in_units))
+    if criteria.since is not None:
+        query = query.where(AuditEvent.occurred_at >= datetime.combine(criteria.since, time.min,
+                                                                        tzinfo=UTC))
+    if criteria.until is not None:
+        query = query.where(AuditEvent.occurred_at <= datetime.combine(criteria.until, time.max,
+                                                                        tzinfo=UTC))
+    return query
+
+
+def find_events(criteria: AuditFilter, limit: int = 100, offset: int = 0) -> list[AuditEvent]:
+    return list(db.session.scalars(_filtered(criteria).limit(limit).offset(offset)))
+
+
+EXPORT_FIELDS = ["seq", "id", "occurred_at", "event_type", "actor", "on_behalf_of", "case_id",
+                 "task_id", "details", "prev_hash", "hash"]
+
+
+def _export_row(audit_event: AuditEvent, usernames: dict[int, str]) -> dict[str, Any]:
+    return {
+        "seq": audit_event.seq,
+        "id": audit_event.id,
+        "occurred_at": _utc_iso(audit_event.occurred_at),
+        "event_type": str(audit_event.event_type),
+        "actor": usernames.get(audit_event.actor_id) if audit_event.actor_id else None,
+        "on_behalf_of": usernames.get(audit_event.on_behalf_of_id)
+        if audit_event.on_behalf_of_id else None,
+        "case_id": audit_event.case_id,
+        "task_id": audit_event.human_task_id,
+        "details": audit_event.details,
+        "prev_hash": audit_event.prev_hash,
+        "hash": audit_event.hash,
+    }
+
+
+def export_rows(criteria: AuditFilter) -> Iterator[dict[str, Any]]:
+    usernames = dict(db.session.execute(select(User.id, User.username)).tuples())
+    rows = db.session.scalars(_filtered(criteria).execution_options(yield_per=2000))
+    for audit_event in rows:
+        yield _export_row(audit_event, usernames)
+
+
+def export_csv(criteria: AuditFilter) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    for row in export_rows(criteria):
+        writer.writerow({**row, "details": json.dumps(row["details"], sort_keys=True)})
+        if buffer.tell() > 64_000:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def export_json_lines(criteria: AuditFilter) -> Iterator[str]:
+    for row in export_rows(criteria):
+        yield json.dumps(row, sort_keys=True) + "\n"

@@ -23,12 +23,16 @@ DEMO_PEOPLE = [
     ("fin1", "Usman Yousafzai", "Budget & Accounts Officer", 17, "150000", "cso1", None),
     ("owner1", "Nadia Shah", "Performance Management Unit Lead", 18, "180000", "cso1", None),
 ]
-DEMO_USERS_WITHOUT_EMPLOYEE = [("admin", "System Administrator")]
+DEMO_USERS_WITHOUT_EMPLOYEE = [
+    ("admin", "System Administrator"),
+    ("auditor1", "Office of the Auditor General (read-only)"),
+]
 DEMO_ROLES = {
     "hr1": [Role.HR],
     "fin1": [Role.FINANCE],
     "owner1": [Role.PROCESS_OWNER],
     "admin": [Role.ADMIN],
+    "auditor1": [Role.AUDITOR],
 }
 
 
