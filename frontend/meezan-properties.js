@@ -212,7 +212,7 @@ function MeezanPropertiesProvider(propertiesPanel) {
   this.getGroups = (element) => (groups) => {
     const entries = meezanEntries(element);
     if (entries.length) {
-      groups.splice(1, 0, { id: 'meezan', label: 'Meezan', entries });
+      groups.splice(1, 0, { id: 'meezan', label: 'Meezan', entries, shouldOpen: true });
     }
     return groups;
   };

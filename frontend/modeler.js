@@ -92,7 +92,7 @@ async function main() {
 
   const response = await fetch(app.dataset.xmlUrl, { credentials: 'same-origin' });
   const { warnings } = await modeler.importXML(await response.text());
-  modeler.get('canvas').zoom('fit-viewport');
+  modeler.get('canvas').zoom('fit-viewport', 'auto');
   let dirty = false;
   modeler.on('commandStack.changed', () => {
     dirty = true;

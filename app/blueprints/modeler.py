@@ -16,6 +16,7 @@ from flask import (
     Response,
     flash,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -27,11 +28,17 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from app import CONTENT_SECURITY_POLICY
 from app.engine import MAX_BPMN_BYTES
 from app.services import modeler
 from app.services.errors import ServiceError
 
 bp = Blueprint("modeler", __name__)
+
+# bpmn-js-properties-panel builds its container and icons with inline style attributes, which a
+# CSP without 'unsafe-inline' for styles blocks. Only the modeler page gets this allowance;
+# scripts stay same-origin files, and every other page keeps the app's strict policy.
+MODELER_CSP = CONTENT_SECURITY_POLICY + "; style-src 'self' 'unsafe-inline'"
 
 
 class CommentForm(FlaskForm):
@@ -137,7 +144,9 @@ def options():  # noqa: ANN201
 @login_required
 def modeler_page(process_key: str):  # noqa: ANN201
     view = modeler.modeler_view(current_user, process_key)
-    return render_template("processes/modeler.html", view=view)
+    response = make_response(render_template("processes/modeler.html", view=view))
+    response.headers["Content-Security-Policy"] = MODELER_CSP
+    return response
 
 
 @bp.get("/processes/<process_key>/diagram.bpmn")
