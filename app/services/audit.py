@@ -229,7 +229,8 @@ def _export_row(audit_event: AuditEvent, usernames: dict[int, str]) -> dict[str,
 
 
 def export_rows(criteria: AuditFilter) -> Iterator[dict[str, Any]]:
-    usernames = dict(db.session.execute(select(User.id, User.username)).tuples())
+    usernames = {user_id: name for user_id, name in db.session.execute(
+        select(User.id, User.username))}
     rows = db.session.scalars(_filtered(criteria).execution_options(yield_per=2000))
     for audit_event in rows:
         yield _export_row(audit_event, usernames)

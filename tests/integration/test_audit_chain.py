@@ -72,12 +72,12 @@ def test_a_deleted_event_is_detected_at_its_successor(history) -> None:
 
 
 def test_reordered_events_are_detected(history) -> None:
-    first, second = history[1], history[2]
-    _raw("UPDATE audit_events SET seq = -1 WHERE id = :id", id=first.id)
-    _raw("UPDATE audit_events SET seq = :s WHERE id = :id", s=first.seq, id=second.id)
-    _raw("UPDATE audit_events SET seq = :s WHERE id = :id", s=second.seq, id=first.id)
+    (first_id, first_seq), (second_id, second_seq) = [(e.id, e.seq) for e in history[1:3]]
+    _raw("UPDATE audit_events SET seq = -1 WHERE id = :id", id=first_id)
+    _raw("UPDATE audit_events SET seq = :s WHERE id = :id", s=first_seq, id=second_id)
+    _raw("UPDATE audit_events SET seq = :s WHERE id = :id", s=second_seq, id=first_id)
     result = audit.verify_chain()
-    assert not result.ok and result.first_bad_event_id == second.id
+    assert not result.ok and result.first_bad_event_id == second_id
 
 
 def test_a_truncated_tail_is_detected(history) -> None:
