@@ -19,7 +19,7 @@ from tests.helpers import good_scorecard, login
 
 @pytest.fixture
 def history(org) -> list[AuditEvent]:  # noqa: ANN001
-    """A case with a few steps done: a dozen or so chained events."""
+    """A deployment, a case started and its first step done: five or more chained events."""
     case = cases.start_case("goal_setting", employee_of(org["emp1"]).id, org["hr1"])
     task = case.tasks[0]
     tasks.complete_task(org["ro1"], task.id, formdata_from_json({"kpis": good_scorecard()}))
@@ -100,11 +100,11 @@ def test_verify_command_exits_1_and_names_the_event(app, history) -> None:
     runner = app.test_cli_runner()
     ok = runner.invoke(args=["audit", "verify"])
     assert ok.exit_code == 0 and f"OK: {len(history)} events" in ok.output
-    _raw("UPDATE audit_events SET event_type = 'case_completed' WHERE id = :id",
-         id=history[5].id)
+    victim_id = history[-2].id
+    _raw("UPDATE audit_events SET event_type = 'case_completed' WHERE id = :id", id=victim_id)
     broken = runner.invoke(args=["audit", "verify"])
     assert broken.exit_code == 1
-    assert f"BROKEN at event id {history[5].id}" in broken.output
+    assert f"BROKEN at event id {victim_id}" in broken.output
 
 
 def test_export_csv_filtered_by_user_and_case(app, history, org) -> None:
@@ -113,10 +113,12 @@ def test_export_csv_filtered_by_user_and_case(app, history, org) -> None:
     rows = list(csv.DictReader(io.StringIO(result.output)))
     assert rows and {r["actor"] for r in rows} == {"ro1"}
     assert {r["event_type"] for r in rows} >= {"task_completed"}
+    case_id = next(e.case_id for e in history if e.case_id)
     by_case = app.test_cli_runner().invoke(args=["audit", "export", "--format", "json",
-                                                 "--case", str(history[0].case_id or 1)])
+                                                 "--case", str(case_id)])
     lines = [json.loads(line) for line in by_case.output.splitlines()]
-    assert lines and all(line["case_id"] == lines[0]["case_id"] for line in lines)
+    assert len(lines) == sum(1 for e in history if e.case_id == case_id)
+    assert all(line["case_id"] == case_id for line in lines)
     assert all(len(line["hash"]) == 64 for line in lines)
 
 
@@ -140,7 +142,7 @@ def test_the_audit_page_is_for_auditors_and_admins(client, history, username, st
 
 def test_auditors_read_every_case_but_act_on_none(client, history, org) -> None:
     login(client, "auditor1")
-    case_id = history[0].case_id
+    case_id = next(e.case_id for e in history if e.case_id)
     assert client.get(f"/cases/{case_id}").status_code == 200
     assert client.get("/tasks").status_code == 200
     open_task = db.session.scalar(text("SELECT id FROM human_tasks WHERE status = 'open'"))
