@@ -19,6 +19,21 @@ DI_NAMESPACES = (
 )
 
 
+# Attributes at their BPMN schema default mean the same as no attribute; editors (bpmn-js) drop
+# them on export, which must not show as a change.
+SCHEMA_DEFAULTS = {
+    "cancelActivity": "true",
+    "isInterrupting": "true",
+    "isForCompensation": "false",
+    "startQuantity": "1",
+    "completionQuantity": "1",
+    "parallelMultiple": "false",
+    "isClosed": "false",
+    "gatewayDirection": "Unspecified",
+    "isImmediate": "true",
+}
+
+
 @dataclass(frozen=True)
 class ElementChange:
     element_id: str
@@ -61,7 +76,11 @@ def _signature(element: Any, layout: bool = False) -> tuple:
         if isinstance(child.tag, str) and not child.get("id") and _is_di(child) == layout
     )
     text = (element.text or "").strip()
-    return (_local(element.tag), tuple(sorted(element.attrib.items())), text, children)
+    return (_local(element.tag), tuple(sorted(_attributes(element).items())), text, children)
+
+
+def _attributes(element: Any) -> dict[str, str]:
+    return {k: v for k, v in element.attrib.items() if SCHEMA_DEFAULTS.get(k) != v}
 
 
 def _elements(root: Any, *, layout: bool) -> dict[str, Any]:
@@ -76,10 +95,11 @@ def _elements(root: Any, *, layout: bool) -> dict[str, Any]:
 
 def _details(old: Any, new: Any) -> list[str]:
     details = []
-    for key in sorted(set(old.attrib) | set(new.attrib)):
+    old_attributes, new_attributes = _attributes(old), _attributes(new)
+    for key in sorted(set(old_attributes) | set(new_attributes)):
         if key == "id":
             continue
-        before, after = old.get(key), new.get(key)
+        before, after = old_attributes.get(key), new_attributes.get(key)
         if before != after:
             details.append(f"{_local(key)}: {before!r} → {after!r}")
     if (old.text or "").strip() != (new.text or "").strip():
