@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -139,22 +140,11 @@ class ChainVerification:
 
 def verify_chain(batch_size: int = 2000) -> ChainVerification:
     """Walk the whole chain in order, streaming, and stop at the first broken link."""
-    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
-    rows = db.session.scalars(
-        select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
-    )
-    for audit_event in rows:
-        if audit_event.seq != expected_seq:
-            problem = (f"expected event #{expected_seq} of the chain but found #{audit_event.seq}:"
-                       " events before it were deleted or reordered")
-            return ChainVerification(False, checked, audit_event.id, problem)
-        if audit_event.prev_hash != prev_hash:
-            problem = "its link to the previous event does not match: an event was removed or moved"
-            return ChainVerification(False, checked, audit_event.id, problem)
-        if event_hash(audit_event) != audit_event.hash:
-            problem = "its content does not match its hash: the event was edited"
-            return ChainVerification(False, checked, audit_event.id, problem)
-        prev_hash, expected_seq, checked = audit_event.hash, expected_seq + 1, checked + 1
+    query = select(AuditEvent).order_by(AuditEvent.seq).execution_options(yield_per=batch_size)
+    with closing(db.session.scalars(query)) as rows:  # a server-side cursor on PostgreSQL
+        broken, checked, prev_hash = _first_broken_link(rows)
+    if broken is not None:
+        return broken
     head = db.session.get(AuditChainHead, 1)
     head_seq, head_hash = (head.seq, head.hash) if head else (0, GENESIS_HASH)
     if head_seq != checked or head_hash != prev_hash:
@@ -162,6 +152,25 @@ def verify_chain(batch_size: int = 2000) -> ChainVerification:
                    "events were deleted from the end")
         return ChainVerification(False, checked, None, problem)
     return ChainVerification(True, checked)
+
+
+def _first_broken_link(
+    rows: Iterator[AuditEvent],
+) -> tuple[ChainVerification | None, int, str]:
+    expected_seq, prev_hash, checked = 1, GENESIS_HASH, 0
+    for audit_event in rows:
+        problem = None
+        if audit_event.seq != expected_seq:
+            problem = (f"expected event #{expected_seq} of the chain but found #{audit_event.seq}:"
+                       " events before it were deleted or reordered")
+        elif audit_event.prev_hash != prev_hash:
+            problem = "its link to the previous event does not match: an event was removed or moved"
+        elif event_hash(audit_event) != audit_event.hash:
+            problem = "its content does not match its hash: the event was edited"
+        if problem:
+            return ChainVerification(False, checked, audit_event.id, problem), checked, prev_hash
+        prev_hash, expected_seq, checked = audit_event.hash, expected_seq + 1, checked + 1
+    return None, checked, prev_hash
 
 
 def chain_head() -> tuple[int, str]:
@@ -231,9 +240,10 @@ def _export_row(audit_event: AuditEvent, usernames: dict[int, str]) -> dict[str,
 def export_rows(criteria: AuditFilter) -> Iterator[dict[str, Any]]:
     usernames = {user_id: name for user_id, name in db.session.execute(
         select(User.id, User.username))}
-    rows = db.session.scalars(_filtered(criteria).execution_options(yield_per=2000))
-    for audit_event in rows:
-        yield _export_row(audit_event, usernames)
+    query = _filtered(criteria).execution_options(yield_per=2000)
+    with closing(db.session.scalars(query)) as rows:
+        for audit_event in rows:
+            yield _export_row(audit_event, usernames)
 
 
 def export_csv(criteria: AuditFilter) -> Iterator[str]:
