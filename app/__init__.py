@@ -45,15 +45,19 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from app.api import api_bp
+    from app.blueprints.absences import bp as absences_bp
     from app.blueprints.audit import bp as audit_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.cases import bp as cases_bp
     from app.blueprints.modeler import bp as modeler_bp
+    from app.blueprints.queues import bp as queues_bp
     from app.blueprints.tasks import bp as tasks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(queues_bp)
+    app.register_blueprint(absences_bp)
     app.register_blueprint(modeler_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(api_bp)

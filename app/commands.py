@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Employee, OrgUnit, Role, User
-from app.services import audit, cases, demo, process_models, timers, users
+from app.services import audit, cases, demo, notifications, process_models, timers, users
 from app.services.errors import ServiceError
 
 
@@ -65,15 +65,43 @@ def register(app: Flask) -> None:
         while True:
             result = timers.run_due_timers(batch_size)
             db.session.remove()
-            if result.cases_checked or result.errors:
+            if result.cases_checked or result.errors or result.tasks_rerouted:
                 click.echo(f"{result.cases_checked} due cases, {result.timers_fired} timers "
-                           f"fired, {len(result.errors)} errors")
+                           f"fired, {len(result.errors)} errors"
+                           + (f", {result.tasks_rerouted} tasks rerouted by absences"
+                              if result.tasks_rerouted else ""))
             for error in result.errors:
                 click.echo(f"  {error}", err=True)
             if once or stop.is_set():
                 break
             if result.cases_checked < batch_size:
                 stop.wait(interval)
+            if stop.is_set():
+                break
+
+    @app.cli.command("send-notifications")
+    @click.option("--once", is_flag=True, help="One pass, then exit (for cron or tests)")
+    @click.option("--interval", default=15.0, show_default=True, help="Seconds between passes")
+    @click.option("--batch-size", default=100, show_default=True)
+    @click.option("--retry-failed", is_flag=True, help="Re-queue notifications that gave up")
+    def send_notifications(once: bool, interval: float, batch_size: int,
+                           retry_failed: bool) -> None:
+        """Send the e-mail outbox over SMTP (immediate mails and due daily digests), retrying
+        failures with backoff. Safe to run in several processes at once."""
+        if retry_failed:
+            click.echo(f"{notifications.retry_failed()} failed notifications re-queued")
+        stop = _stop_flag()
+        while True:
+            result = notifications.send_due(batch_size)
+            db.session.remove()
+            if result.sent or result.digests or result.retried or result.failed or result.skipped:
+                click.echo(f"{result.sent} sent, {result.digests} digests, {result.retried} to "
+                           f"retry, {result.failed} failed, {result.skipped} without address")
+            for error in result.errors:
+                click.echo(f"  {error}", err=True)
+            if once or stop.is_set():
+                break
+            stop.wait(interval)
             if stop.is_set():
                 break
 

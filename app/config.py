@@ -32,6 +32,20 @@ class Config:
     MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     API_TOKEN_TTL_HOURS = int(os.environ.get("MEEZAN_API_TOKEN_TTL_HOURS", "12"))
     WORKFLOWS_DIR = str(Path(__file__).resolve().parent.parent / "workflows")
+    # E-mail notifications (the outbox worker `flask send-notifications`).
+    SMTP_HOST = os.environ.get("MEEZAN_SMTP_HOST", "localhost")
+    SMTP_PORT = int(os.environ.get("MEEZAN_SMTP_PORT", "25"))
+    SMTP_SECURITY = os.environ.get("MEEZAN_SMTP_SECURITY", "starttls")  # starttls | ssl | none
+    SMTP_USERNAME = os.environ.get("MEEZAN_SMTP_USERNAME")
+    SMTP_PASSWORD = os.environ.get("MEEZAN_SMTP_PASSWORD")
+    SMTP_TIMEOUT = float(os.environ.get("MEEZAN_SMTP_TIMEOUT", "10"))
+    MAIL_FROM = os.environ.get("MEEZAN_MAIL_FROM", "Meezan <meezan@localhost>")
+    BASE_URL = os.environ.get("MEEZAN_BASE_URL", "http://127.0.0.1:5000")
+    NOTIFY_MAX_ATTEMPTS = int(os.environ.get("MEEZAN_NOTIFY_MAX_ATTEMPTS", "10"))
+    NOTIFY_BACKOFF_SECONDS = float(os.environ.get("MEEZAN_NOTIFY_BACKOFF_SECONDS", "60"))
+    DIGEST_HOUR_UTC = int(os.environ.get("MEEZAN_DIGEST_HOUR_UTC", "12"))  # 17:00 in Pakistan
+    # Absence dates entered as days are whole days in this time zone.
+    LOCAL_TIMEZONE = os.environ.get("MEEZAN_TIMEZONE", "Asia/Karachi")
     TESTING = False
 
     def __init__(self, instance_path: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from werkzeug.datastructures import MultiDict
 from wtforms import Field, FieldList, Form, FormField, RadioField, SelectField
 from wtforms.validators import DataRequired, InputRequired
 
@@ -35,6 +36,18 @@ class TaskForm(Form):
     def to_task_data(self) -> dict[str, Any]:
         """JSON-safe task data (no Decimal or date objects: the serializer stores JSON)."""
         raise NotImplementedError
+
+    @classmethod
+    def bulk_formdata(cls, action: str, comment: str) -> MultiDict | None:
+        """The form data that "approve" or "return" (with one comment) means for this form in
+        a bulk action from the queue, or None when the form has no well-defined bulk meaning
+        (then its tasks must be opened one by one)."""
+        return None
+
+    @classmethod
+    def is_return(cls, data: dict[str, Any]) -> bool:
+        """Whether this submission sends the work back (its next holder hears "returned")."""
+        return False
 
     @classmethod
     def describe(cls) -> list[dict[str, Any]]:

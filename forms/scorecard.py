@@ -133,12 +133,24 @@ class _DecisionForm(TaskForm):
 
     decision_prefix: ClassVar[str]
     return_value: ClassVar[str] = "return"
+    # Bulk action ("approve"/"return") → this form's decision value; see TaskForm.bulk_formdata.
+    bulk_decisions: ClassVar[dict[str, str]] = {}
 
     comment = TextAreaField("Comment", [Length(max=4000)])
 
     def validate_comment(self, field: TextAreaField) -> None:
         if self.decision.data == self.return_value and not (field.data or "").strip():
             raise ValidationError("Say why you are sending it back: a comment is required.")
+
+    @classmethod
+    def bulk_formdata(cls, action: str, comment: str) -> MultiDict | None:
+        if action not in cls.bulk_decisions:
+            return None
+        return MultiDict({"decision": cls.bulk_decisions[action], "comment": comment})
+
+    @classmethod
+    def is_return(cls, data: dict[str, Any]) -> bool:
+        return data.get(f"{cls.decision_prefix}_decision") == cls.return_value
 
     def to_task_data(self) -> dict[str, Any]:
         return {
@@ -152,6 +164,7 @@ class ScorecardReviewForm(_DecisionForm):
     template = "tasks/forms/scorecard_review.html"
     decision_prefix = "employee"
     data_keys = ("employee_decision", "employee_comment")
+    bulk_decisions = {"approve": "agree", "return": "return"}
 
     decision = RadioField(
         "Your decision",
@@ -168,6 +181,7 @@ class ScorecardApprovalForm(_DecisionForm):
     template = "tasks/forms/scorecard_review.html"
     decision_prefix = "countersign"
     data_keys = ("countersign_decision", "countersign_comment")
+    bulk_decisions = {"approve": "approve", "return": "return"}
 
     decision = RadioField(
         "Your decision",

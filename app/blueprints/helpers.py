@@ -15,7 +15,20 @@ EVENT_LABELS = {
     "task_assigned": "task assigned",
     "task_completed": "completed",
     "process_version_deployed": "deployed a process version",
+    "task_claimed": "claimed",
+    "task_unclaimed": "returned to the pool",
+    "task_delegated": "delegated",
+    "task_handed_back": "handed back",
+    "task_recalled": "recalled",
+    "task_reassigned": "reassigned",
+    "task_rerouted": "rerouted",
+    "task_escalated": "escalated",
+    "task_reminded": "reminder sent for",
 }
+# Events about moving a task between people, shown with their target, reason and note.
+TASK_MOVE_EVENTS = ("task_claimed", "task_unclaimed", "task_delegated", "task_handed_back",
+                    "task_recalled", "task_reassigned", "task_rerouted", "task_escalated",
+                    "task_reminded")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -23,6 +36,8 @@ def _as_utc(value: datetime) -> datetime:
 
 
 def register(app: Flask) -> None:
+    app.jinja_env.globals["task_move_events"] = TASK_MOVE_EVENTS
+
     @app.template_filter("when")
     def when(value: datetime | None) -> str:
         if value is None:

@@ -10,13 +10,20 @@ from app.engine.parser import (
     parse_process,
     safe_xml_root,
 )
-from app.engine.runtime import EngineError, ReadyHumanTask, TaskNotReadyError, WorkflowRuntime
+from app.engine.runtime import (
+    EngineError,
+    FiredTimer,
+    ReadyHumanTask,
+    TaskNotReadyError,
+    WorkflowRuntime,
+)
 from app.engine.scripts import ScriptRestrictionError
 
 __all__ = [
     "MAX_BPMN_BYTES",
     "ParsedDecisions",
     "EngineError",
+    "FiredTimer",
     "ParsedProcess",
     "ProcessDefinitionError",
     "ReadyHumanTask",

@@ -20,6 +20,10 @@ from app.engine.scripts import restricted_script_engine
 from app.engine.serialization import SERIALIZER_VERSION, workflow_from_json, workflow_to_json
 from app.engine.timers import TIMER_EVENT_TYPES, parse_due
 
+# SpiffWorkflow names the split before an activity with boundary events
+# "<activity>.BoundaryEventSplit".
+_BOUNDARY_SPLIT = ".BoundaryEventSplit"
+
 
 class EngineError(RuntimeError):
     """The engine could not run the process (bad data for a condition, a failing script...)."""
@@ -33,6 +37,10 @@ class TaskNotReadyError(LookupError):
 class FiredTimer:
     element_id: str
     name: str | None
+    # For a boundary timer: the activity it is attached to, and its `timerPurpose` property
+    # ("reminder" or "escalation") telling the app what to do beyond what the diagram does.
+    attached_to: str | None = None
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,17 +171,25 @@ class WorkflowRuntime:
         self._run_engine()
         after = self._waiting_timers()
         return [
-            FiredTimer(element_id=spec.bpmn_id, name=spec.bpmn_name)
-            for task_id, (spec, value) in before.items()
+            FiredTimer(
+                element_id=spec.bpmn_id,
+                name=spec.bpmn_name,
+                attached_to=attached,
+                purpose=spec.extensions.get("properties", {}).get("timerPurpose"),
+            )
+            for task_id, (spec, value, attached) in before.items()
             if task_id not in after or after[task_id][1] != value
         ]
 
-    def _waiting_timers(self) -> dict[Any, tuple[Any, Any]]:
+    def _waiting_timers(self) -> dict[Any, tuple[Any, Any, str | None]]:
         timers = {}
         for task_id, task in self._workflow.event_manager.tasks.items():
             details = task.task_spec.event_definition.details(task)
             if details.event_type in TIMER_EVENT_TYPES:
-                timers[task_id] = (task.task_spec, repr(details.value))
+                parent = task.parent.task_spec.name if task.parent is not None else ""
+                attached = parent.removesuffix(_BOUNDARY_SPLIT) if parent.endswith(
+                    _BOUNDARY_SPLIT) else None
+                timers[task_id] = (task.task_spec, repr(details.value), attached)
         return timers
 
     def completed_element_ids(self) -> list[str]:

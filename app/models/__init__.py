@@ -1,21 +1,35 @@
 """SQLAlchemy models. Models never commit and never import the engine."""
 
+from app.models.absence import Absence
 from app.models.audit import AuditChainHead, AuditEvent, AuditEventType
 from app.models.case import Case, CaseStatus
+from app.models.notification import (
+    DeliveryMode,
+    Notification,
+    NotificationKind,
+    NotificationPreference,
+    NotificationStatus,
+)
 from app.models.org import Employee, OrgUnit
 from app.models.process_model import ProcessDraft, ProcessModel, ProcessVersion
 from app.models.task import HumanTask, TaskStatus
 from app.models.user import ApiToken, Role, User, UserRole
 
 __all__ = [
+    "Absence",
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",
     "AuditEventType",
     "Case",
     "CaseStatus",
+    "DeliveryMode",
     "Employee",
     "HumanTask",
+    "Notification",
+    "NotificationKind",
+    "NotificationPreference",
+    "NotificationStatus",
     "OrgUnit",
     "ProcessDraft",
     "ProcessModel",

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -29,6 +29,17 @@ class HumanTask(db.Model):
         Index("ix_human_tasks_assignee_status", "assignee_id", "status"),
         Index("ix_human_tasks_candidate_status", "candidate_role", "status"),
         Index("ix_human_tasks_case_status", "case_id", "status"),
+        # The queue: a person's open tasks by due date, and each role pool's unclaimed ones.
+        Index("ix_human_tasks_open_assignee_due", "assignee_id", "due_at", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_human_tasks_open_pool_due", "candidate_role", "candidate_org_unit_id",
+              "due_at", "id", postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
+        # Re-routing when an absence starts or ends finds open tasks by owner and delegate.
+        Index("ix_human_tasks_open_owner", "owner_id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_human_tasks_open_delegate", "delegate_id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -40,7 +51,18 @@ class HumanTask(db.Model):
     form_key: Mapped[str] = mapped_column(String(100))
     instructions: Mapped[str | None] = mapped_column(Text)
     # Either a named person, or a role within an org unit that any holder may act on.
+    # `assignee_id` is who holds the task now; `owner_id` the person the process (a claim, an
+    # escalation or a reassignment) made responsible; `delegate_id` the colleague the owner
+    # handed it to. The holder is the owner or delegate after absence routing
+    # (app.services.routing), so "X on behalf of Y" is always known.
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    delegate_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    delegation_note: Mapped[str | None] = mapped_column(Text)
+    # The absence that routed the task to its holder, if any (shown as "acting for").
+    routed_by_absence_id: Mapped[int | None] = mapped_column(
+        ForeignKey("absences.id", ondelete="SET NULL")
+    )
     candidate_role: Mapped[str | None] = mapped_column(String(32))
     candidate_org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"))
     status: Mapped[TaskStatus] = mapped_column(
@@ -54,4 +76,6 @@ class HumanTask(db.Model):
 
     case: Mapped[Case] = relationship(back_populates="tasks")
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    delegate: Mapped[User | None] = relationship(foreign_keys=[delegate_id])
     completed_by: Mapped[User | None] = relationship(foreign_keys=[completed_by_id])

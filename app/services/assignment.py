@@ -2,7 +2,8 @@
 
 Segregation of duties is enforced here, not in templates: a task in any lane but `employee`
 never goes to the case's own subject, and the countersigning officer is never the officer whose
-work is being countersigned.
+work is being countersigned. `holder_conflict` is the one check every later move of a task
+(claim, delegation, absence routing, reassignment, escalation) passes through.
 """
 
 from __future__ import annotations
@@ -20,8 +21,14 @@ from app.services.org import descendant_unit_ids
 EMPLOYEE = "employee"
 REPORTING_OFFICER = "reporting_officer"
 COUNTERSIGNING_OFFICER = "countersigning_officer"
+# Escalation target: the countersigning officer's own reporting officer, else HR of the unit.
+NEXT_LEVEL_OFFICER = "next_level_officer"
 ROLE_LANES = {"hr": Role.HR, "finance": Role.FINANCE}
-KNOWN_LANES = (EMPLOYEE, REPORTING_OFFICER, COUNTERSIGNING_OFFICER, *ROLE_LANES)
+KNOWN_LANES = (
+    EMPLOYEE, REPORTING_OFFICER, COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER, *ROLE_LANES
+)
+# Lanes whose work checks the reporting officer's: never done by that reporting officer.
+COUNTERSIGNING_LANES = (COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER)
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,8 @@ def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
                 f"{subject.full_name}: a countersignature must come from someone else."
             )
         assignee = _user_of(officer, "countersigning officer", subject)
+    elif lane == NEXT_LEVEL_OFFICER:
+        return _next_level_officer(subject)
     elif lane in ROLE_LANES:
         return Assignment(
             candidate_role=str(ROLE_LANES[lane]), candidate_org_unit_id=subject.org_unit_id
@@ -74,9 +83,46 @@ def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
     return Assignment(assignee_id=assignee)
 
 
+def _next_level_officer(subject: Employee) -> Assignment:
+    """Whom an overdue countersignature escalates to: the countersigning officer's own reporting
+    officer when the org data names one who may hold it, else the HR pool of the subject's unit
+    (never a dead end, so an escalation timer can always fire)."""
+    countersigning = subject.countersigning_officer
+    above = countersigning.reporting_officer if countersigning is not None else None
+    excluded = {subject.user_id, countersigning.user_id if countersigning else None,
+                subject.reporting_officer.user_id if subject.reporting_officer else None}
+    if above is not None and above.user_id is not None and above.user_id not in excluded:
+        return Assignment(assignee_id=above.user_id)
+    return Assignment(candidate_role=str(Role.HR), candidate_org_unit_id=subject.org_unit_id)
+
+
+def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> str | None:
+    """Why `user` may not hold a task in `lane` about `subject`, or None if they may.
+
+    Segregation of duties for every move of a task after it was first routed: nobody holds a
+    task about themselves (except the employee's own steps), and no reporting officer holds the
+    countersignature of their own work."""
+    if user is None or not user.active:
+        return "That person has no active login."
+    if lane != EMPLOYEE and subject.user_id == user.id:
+        return f"A task about {subject.full_name} cannot go to {subject.full_name} themselves."
+    officer = subject.reporting_officer
+    if lane in COUNTERSIGNING_LANES and officer is not None and officer.user_id == user.id:
+        return (f"{user.full_name} is the reporting officer of {subject.full_name}: a "
+                "countersignature must come from someone else.")
+    return None
+
+
+def ensure_may_hold(user: User | None, subject: Employee, lane: str | None) -> None:
+    """Refuse (AssignmentError) to route a task to someone segregation of duties excludes."""
+    conflict = holder_conflict(user, subject, lane)
+    if conflict is not None:
+        raise AssignmentError(conflict)
+
+
 def _role_scope_condition(user: User) -> ColumnElement[bool]:
     """Open role tasks this user's scoped roles cover."""
-    clauses = []
+    clauses = []  # unclaimed pool tasks only: a claimed task has a holder
     for held in user.roles:
         if held.org_unit_id is None:
             clauses.append(HumanTask.candidate_role == str(held.role))
@@ -87,7 +133,7 @@ def _role_scope_condition(user: User) -> ColumnElement[bool]:
                     HumanTask.candidate_org_unit_id.in_(descendant_unit_ids(held.org_unit_id)),
                 )
             )
-    return or_(*clauses) if clauses else false()
+    return and_(HumanTask.assignee_id.is_(None), or_(*clauses)) if clauses else false()
 
 
 def actionable_tasks_query(user: User) -> Select:
@@ -121,7 +167,7 @@ def holds_role_for_unit(user: User, role: Role, unit_id: int) -> bool:
 def may_act_on(user: User, task: HumanTask) -> bool:
     """Whether the user may complete the task (open or not: status is checked separately)."""
     subject = task.case.subject
-    if task.lane != EMPLOYEE and subject.user_id == user.id:
+    if holder_conflict(user, subject, task.lane) is not None:
         return False
     if task.assignee_id is not None:
         return task.assignee_id == user.id

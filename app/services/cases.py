@@ -23,7 +23,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import audit, process_models
+from app.services import audit, notifications, process_models, routing
 from app.services.access import can_start_case_for, can_view_case, visible_cases_query
 from app.services.assignment import resolve_lane
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -44,9 +44,12 @@ def subject_data(subject: Employee) -> dict[str, Any]:
     }
 
 
-def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -> list[HumanTask]:
-    """Create task rows for newly READY user tasks (assigned from the org data) and cancel rows
-    whose engine task is no longer waiting. Returns the new rows."""
+def sync_human_tasks(
+    case: Case, runtime: WorkflowRuntime, actor: User | None, why: str = "assigned"
+) -> list[HumanTask]:
+    """Create task rows for newly READY user tasks (assigned from the org data, then routed
+    through absences in force) and cancel rows whose engine task is no longer waiting; notify
+    each new holder (`why`: "assigned", "returned" or "escalated"). Returns the new rows."""
     ready = {t.engine_task_id: t for t in runtime.ready_human_tasks()}
     open_rows = {t.engine_task_id: t for t in case.tasks if t.status == TaskStatus.OPEN}
     now = utcnow()
@@ -57,10 +60,15 @@ def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -
             audit.record(AuditEventType.TASK_CANCELLED, actor=actor, case=case, task=row,
                          details={"task": row.title, "reason": "the process moved on"})
     created = []
+    in_force = routing.absences_in_force(now)
     for engine_id, ready_task in ready.items():
         if engine_id in open_rows:
             continue
         assignment = resolve_lane(ready_task.lane, case.subject)
+        route = routing.resolve(
+            assignment.assignee_id, case.process_version.process_model.key, case.subject,
+            ready_task.lane, in_force,
+        ) if assignment.assignee_id is not None else None
         row = HumanTask(
             engine_task_id=engine_id,
             task_name=ready_task.task_name,
@@ -68,7 +76,9 @@ def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -
             lane=ready_task.lane,
             form_key=ready_task.form_key or "",
             instructions=ready_task.instructions,
-            assignee_id=assignment.assignee_id,
+            owner_id=assignment.assignee_id,
+            assignee_id=route.holder_id if route else None,
+            routed_by_absence_id=route.absence_id if route else None,
             candidate_role=assignment.candidate_role,
             candidate_org_unit_id=assignment.candidate_org_unit_id,
             created_at=now,
@@ -88,10 +98,12 @@ def sync_human_tasks(case: Case, runtime: WorkflowRuntime, actor: User | None) -
             details={
                 "task": row.title,
                 "assignee": row.assignee.username if row.assignee else None,
+                "owner": routing.username(row.owner_id),
                 "candidate_role": row.candidate_role,
                 "due_at": row.due_at.isoformat() if row.due_at else None,
             },
         )
+        notifications.task_assigned(row, why)
     return created
 
 
@@ -165,10 +177,12 @@ def _store_state(case: Case, runtime: WorkflowRuntime) -> bool:
     return False
 
 
-def save_runtime(case: Case, runtime: WorkflowRuntime, actor: User | None) -> None:
+def save_runtime(
+    case: Case, runtime: WorkflowRuntime, actor: User | None, why: str = "assigned"
+) -> None:
     """After the engine ran: mirror its user tasks into rows, store its state and next timer,
     and close the case if the process ended. Part of the caller's transaction."""
-    sync_human_tasks(case, runtime, actor)
+    sync_human_tasks(case, runtime, actor, why)
     if _store_state(case, runtime):
         audit.record(AuditEventType.CASE_COMPLETED, actor=actor, case=case, details={})
 

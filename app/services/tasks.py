@@ -82,8 +82,12 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def complete_task(user: User, task_id: int, formdata: Any) -> HumanTask:
-    """Validate the submitted form and complete the task, or change nothing at all."""
+def complete_task(
+    user: User, task_id: int, formdata: Any, audit_details: dict[str, Any] | None = None
+) -> HumanTask:
+    """Validate the submitted form and complete the task, or change nothing at all. A holder
+    who is not the task's owner (a delegate, an acting officer) completes it on the owner's
+    behalf, and the audit event says so."""
     task = get_task_for(user, task_id)
     try:
         db.session.scalars(
@@ -125,9 +129,12 @@ def complete_task(user: User, task_id: int, formdata: Any) -> HumanTask:
             actor=user,
             case=case,
             task=task,
-            details={"task": task.title, "form": task.form_key, "changes": _changes(before, data)},
+            on_behalf_of=task.owner if task.owner_id not in (None, user.id) else None,
+            details={"task": task.title, "form": task.form_key, "changes": _changes(before, data),
+                     **(audit_details or {})},
         )
-        save_runtime(case, runtime, user)
+        save_runtime(case, runtime, user,
+                     why="returned" if form_class.is_return(data) else "assigned")
         db.session.commit()
     except StaleDataError as exc:
         db.session.rollback()

@@ -15,11 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.clock import clock
-from app.engine import EngineError, WorkflowRuntime
+from app.engine import EngineError, FiredTimer, WorkflowRuntime
 from app.extensions import db
-from app.models import AuditEventType, Case, CaseStatus
-from app.services import audit, process_models
+from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus
+from app.services import absences, audit, notifications, process_models, routing
 from app.services.cases import save_runtime
+from app.services.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class TimerRun:
     cases_checked: int = 0
     timers_fired: int = 0
+    tasks_rerouted: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -62,6 +64,7 @@ def fire_case_timers(case_id: int) -> int:
             case.workflow_state,
             case.serializer_version,
         )
+        open_tasks = {t.task_name: t for t in case.tasks if t.status == TaskStatus.OPEN}
         fired = runtime.fire_due_timers()
         for timer in fired:
             audit.record(
@@ -70,7 +73,9 @@ def fire_case_timers(case_id: int) -> int:
                 details={"element": timer.element_id, "name": timer.name,
                          "at": now.isoformat()},
             )
-        save_runtime(case, runtime, actor=None)
+            _follow_up(timer, open_tasks.get(timer.attached_to or ""))
+        escalated = any(t.purpose == ESCALATION for t in fired)
+        save_runtime(case, runtime, actor=None, why="escalated" if escalated else "assigned")
         db.session.commit()
         return len(fired)
     except StaleDataError:
@@ -81,9 +86,38 @@ def fire_case_timers(case_id: int) -> int:
         raise
 
 
+REMINDER = "reminder"
+ESCALATION = "escalation"
+
+
+def _follow_up(timer: FiredTimer, task: HumanTask | None) -> None:
+    """What a boundary timer means for the people involved, beyond the diagram's own path: a
+    reminder mails the task's holder; an escalation records who lost the overdue task (the
+    diagram's interrupting timer cancels it and routes the work to the next-level officer)."""
+    if task is None or timer.purpose not in (REMINDER, ESCALATION):
+        return
+    holder = routing.username(task.assignee_id)
+    if timer.purpose == REMINDER:
+        audit.record(AuditEventType.TASK_REMINDED, case=task.case, task=task,
+                     details={"task": task.title, "holder": holder,
+                              "due_at": task.due_at.isoformat() if task.due_at else None})
+        notifications.task_reminder(task)
+        return
+    audit.record(AuditEventType.TASK_ESCALATED, case=task.case, task=task,
+                 details={"task": task.title, "from": holder, "timer": timer.element_id})
+    if task.assignee_id is not None:
+        notifications.task_escalated_away(task, task.assignee_id)
+
+
 def run_due_timers(batch_size: int = 200) -> TimerRun:
-    """One pass over the cases whose timers are due."""
+    """One pass over the cases whose timers are due, after applying absence windows that have
+    started or ended (they are time-driven too)."""
     result = TimerRun()
+    try:
+        result.tasks_rerouted = absences.apply_due_edges(batch_size)
+    except ServiceError as exc:  # a bad absence must not stop the timers
+        log.error("absence edges failed: %s", exc)
+        result.errors.append(f"absences: {exc}")
     for case_id in due_case_ids(batch_size):
         result.cases_checked += 1
         try:

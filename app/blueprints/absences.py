@@ -1,0 +1,93 @@
+"""Absences (acting appointments) and how a user wants their e-mail."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import DateField, RadioField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import InputRequired, Length
+
+from app.extensions import db
+from app.models import DeliveryMode, ProcessModel, User
+from app.services import absences, notifications
+from app.services.errors import ServiceError
+
+bp = Blueprint("absences", __name__)
+
+
+class AbsenceForm(FlaskForm):
+    delegate = SelectField("Acting for me", coerce=int, validators=[InputRequired()])
+    first_day = DateField("First day away", validators=[InputRequired()])
+    last_day = DateField("Last day away", validators=[InputRequired()])
+    processes = SelectMultipleField("Only tasks of these processes (none selected: all)")
+    reason = TextAreaField("Reason", [InputRequired(), Length(max=2000)])
+
+
+class PreferenceForm(FlaskForm):
+    mode = RadioField("E-mail me", choices=[
+        (DeliveryMode.IMMEDIATE.value, "Each notification at once"),
+        (DeliveryMode.DIGEST.value, "One daily digest"),
+    ], validators=[InputRequired()])
+
+
+def _day_start(day: date) -> datetime:
+    """Midnight at the start of `day` in the organisation's time zone."""
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(current_app.config["LOCAL_TIMEZONE"]))
+
+
+@bp.route("/absences", methods=["GET", "POST"])
+@login_required
+def absence_list():  # noqa: ANN201
+    form = AbsenceForm()
+    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name))
+    form.delegate.choices = [(u.id, f"{u.full_name} ({u.username})") for u in users
+                             if u.id != current_user.id]
+    form.processes.choices = [(m.key, m.name) for m in db.session.scalars(
+        select(ProcessModel).order_by(ProcessModel.name))]
+    status = 200
+    if form.validate_on_submit():
+        try:
+            absences.declare_absence(
+                current_user, current_user.id, form.delegate.data,
+                _day_start(form.first_day.data),
+                _day_start(form.last_day.data + timedelta(days=1)),
+                form.reason.data, form.processes.data or None,
+            )
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            status = exc.status_code
+        else:
+            flash("Absence recorded.", "success")
+            return redirect(url_for("absences.absence_list"))
+    elif form.errors:
+        status = 400
+    return render_template("absences/list.html", form=form,
+                           absences=absences.absences_of(current_user)), status
+
+
+@bp.post("/absences/<int:absence_id>/cancel")
+@login_required
+def cancel(absence_id: int):  # noqa: ANN201
+    try:
+        absences.cancel_absence(current_user, absence_id)
+    except ServiceError as exc:
+        flash(exc.message, "error")
+    else:
+        flash("Absence cancelled: your tasks are back with you.", "success")
+    return redirect(url_for("absences.absence_list"))
+
+
+@bp.route("/settings/notifications", methods=["GET", "POST"])
+@login_required
+def notification_settings():  # noqa: ANN201
+    form = PreferenceForm(data={"mode": notifications.preference_of(current_user.id).value})
+    if form.validate_on_submit():
+        notifications.set_preference(current_user, DeliveryMode(form.mode.data))
+        flash("Notification preference saved.", "success")
+        return redirect(url_for("absences.notification_settings"))
+    return render_template("absences/notifications.html", form=form)

@@ -1,0 +1,219 @@
+"""The approver's queue: open tasks a user may act on, filtered, sorted and paginated, and bulk
+approval of many at once.
+
+The page is one indexed query (partial indexes on open tasks by holder and by role pool, see
+HumanTask) plus a count; filters narrow it by process, step, unit, due date and overdue.
+Bulk actions complete each task separately through `tasks.complete_task` — its own transaction,
+audit event and outcome — so one failing item never rolls back the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.clock import clock
+from app.extensions import db
+from app.models import Case, Employee, HumanTask, ProcessModel, ProcessVersion, User
+from app.models.absence import as_utc
+from app.services import tasks
+from app.services.assignment import actionable_tasks_query
+from app.services.errors import ServiceError, ValidationFailed
+from app.services.org import descendant_unit_ids
+from forms.registry import UnknownFormError, form_for_key
+
+SORTS = {
+    "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id),
+    "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.id.desc()),
+    "created": (HumanTask.created_at, HumanTask.id),
+    "-created": (HumanTask.created_at.desc(), HumanTask.id.desc()),
+    "step": (HumanTask.title, HumanTask.due_at, HumanTask.id),
+}
+MAX_PER_PAGE = 200
+BULK_ACTIONS = ("approve", "return")
+MAX_BULK = 200
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    process: str | None = None  # process key
+    step: str | None = None  # BPMN element id of the user task
+    unit_id: int | None = None  # the subject's unit, and units below it
+    due_before: datetime | None = None
+    overdue: bool = False
+    sort: str = "due"
+    page: int = 1
+    per_page: int = 50
+
+    @classmethod
+    def from_args(cls, args: Any) -> QueueFilters:
+        """Read filters from query-string arguments; bad values fall back to defaults."""
+
+        def integer(name: str, default: int | None) -> int | None:
+            try:
+                return int(args.get(name)) if args.get(name) not in (None, "") else default
+            except (TypeError, ValueError):
+                return default
+
+        due_before = None
+        if args.get("due_before"):
+            try:
+                due_before = datetime.fromisoformat(args["due_before"])
+            except ValueError:
+                due_before = None
+            if due_before is not None and due_before.tzinfo is None:
+                due_before = due_before.replace(tzinfo=clock.now().tzinfo)
+            if due_before is not None and len(args["due_before"]) == 10:  # a date: whole day
+                due_before += timedelta(days=1)
+        sort = args.get("sort") or "due"
+        return cls(
+            process=args.get("process") or None,
+            step=args.get("step") or None,
+            unit_id=integer("unit", None),
+            due_before=due_before,
+            overdue=str(args.get("overdue", "")).lower() in ("1", "true", "on", "yes"),
+            sort=sort if sort in SORTS else "due",
+            page=max(1, integer("page", 1) or 1),
+            per_page=min(MAX_PER_PAGE, max(1, integer("per_page", 50) or 50)),
+        )
+
+
+@dataclass
+class QueuePage:
+    items: list[HumanTask]
+    total: int
+    filters: QueueFilters
+    now: datetime
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.filters.per_page))
+
+    def is_overdue(self, task: HumanTask) -> bool:
+        return task.due_at is not None and as_utc(task.due_at) < self.now
+
+
+def _filtered(user: User, filters: QueueFilters, now: datetime) -> Any:
+    query = actionable_tasks_query(user).order_by(None)
+    if filters.process:
+        query = query.where(Case.process_version_id.in_(
+            select(ProcessVersion.id).join(ProcessModel)
+            .where(ProcessModel.key == filters.process)))
+    if filters.step:
+        query = query.where(HumanTask.task_name == filters.step)
+    if filters.unit_id is not None:
+        query = query.where(Case.subject_employee_id.in_(
+            select(Employee.id).where(
+                Employee.org_unit_id.in_(descendant_unit_ids(filters.unit_id)))))
+    if filters.due_before is not None:
+        query = query.where(HumanTask.due_at < filters.due_before)
+    if filters.overdue:
+        query = query.where(HumanTask.due_at < now)
+    return query
+
+
+def queue_page(user: User, filters: QueueFilters) -> QueuePage:
+    now = clock.now()
+    query = _filtered(user, filters, now)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    items = list(db.session.scalars(
+        query.order_by(*SORTS[filters.sort])
+        .offset((filters.page - 1) * filters.per_page)
+        .limit(filters.per_page)
+        .options(
+            selectinload(HumanTask.case).selectinload(Case.subject).selectinload(Employee.org_unit),
+            selectinload(HumanTask.case).selectinload(Case.process_version)
+            .selectinload(ProcessVersion.process_model),
+            selectinload(HumanTask.owner),
+            selectinload(HumanTask.assignee),
+            selectinload(HumanTask.completed_by),
+        )
+    ))
+    return QueuePage(items, total, filters, now)
+
+
+def filter_choices() -> dict[str, list[tuple[str, str]]]:
+    """Processes, steps and units to offer in the queue's filters."""
+    from app.models import OrgUnit
+
+    processes = [(m.key, m.name) for m in db.session.scalars(
+        select(ProcessModel).order_by(ProcessModel.name))]
+    steps = sorted({(name, title) for name, title in db.session.execute(
+        select(HumanTask.task_name, HumanTask.title).distinct().limit(200))})
+    units = [(str(u.id), u.name) for u in db.session.scalars(
+        select(OrgUnit).order_by(OrgUnit.name).limit(500))]
+    return {"processes": processes, "steps": steps, "units": units}
+
+
+def supports_bulk(form_key: str) -> bool:
+    try:
+        return form_for_key(form_key).bulk_formdata("approve", "") is not None
+    except UnknownFormError:
+        return False
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    task_id: int
+    title: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class BulkResult:
+    action: str
+    outcomes: list[BulkOutcome] = field(default_factory=list)
+
+    @property
+    def succeeded(self) -> int:
+        return sum(o.ok for o in self.outcomes)
+
+    @property
+    def failed(self) -> int:
+        return len(self.outcomes) - self.succeeded
+
+
+def bulk_complete(user: User, task_ids: list[int], action: str, comment: str | None
+                  ) -> BulkResult:
+    """Approve (or return, with one comment) each task separately; report each outcome."""
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed("Choose approve or return.", {"action": ["Unknown action."]})
+    comment = (comment or "").strip()
+    if action == "return" and not comment:
+        raise ValidationFailed("Say why you are returning them: a comment is required.",
+                               {"comment": ["Required when returning."]})
+    ids = list(dict.fromkeys(task_ids))
+    if not ids:
+        raise ValidationFailed("Select at least one task.", {"task_ids": ["Select tasks."]})
+    if len(ids) > MAX_BULK:
+        raise ValidationFailed(f"At most {MAX_BULK} tasks at once.", {"task_ids": ["Too many."]})
+    result = BulkResult(action)
+    for task_id in ids:
+        task = db.session.get(HumanTask, task_id)
+        title = task.title if task is not None else f"Task {task_id}"
+        try:
+            if task is None:
+                raise ServiceError(f"No task {task_id}.")
+            try:
+                formdata = form_for_key(task.form_key).bulk_formdata(action, comment)
+            except UnknownFormError:
+                formdata = None
+            if formdata is None:
+                raise ServiceError(f"“{task.title}” cannot be approved in bulk: open it.")
+            tasks.complete_task(user, task_id, formdata, audit_details={"bulk": action})
+        except ServiceError as exc:
+            message = exc.message
+            if isinstance(exc, ValidationFailed) and exc.errors:
+                message += " " + "; ".join(
+                    str(m) for msgs in exc.errors.values() for m in
+                    (msgs if isinstance(msgs, list) else [msgs]))
+            result.outcomes.append(BulkOutcome(task_id, title, False, message))
+        else:
+            done = "approved" if action == "approve" else "returned"
+            result.outcomes.append(BulkOutcome(task_id, title, True, f"“{title}” {done}."))
+    return result
