@@ -49,13 +49,17 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.audit import bp as audit_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.cases import bp as cases_bp
+    from app.blueprints.cycles import bp as cycles_bp
     from app.blueprints.modeler import bp as modeler_bp
+    from app.blueprints.org_import import bp as org_import_bp
     from app.blueprints.queues import bp as queues_bp
     from app.blueprints.tasks import bp as tasks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(cycles_bp)
+    app.register_blueprint(org_import_bp)
     app.register_blueprint(queues_bp)
     app.register_blueprint(absences_bp)
     app.register_blueprint(modeler_bp)

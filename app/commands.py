@@ -27,7 +27,10 @@ def _stop_flag() -> threading.Event:
 
 
 def register(app: Flask) -> None:
+    from app.org_commands import register as register_org_commands
+
     register_audit_commands(app)
+    register_org_commands(app)
 
     @app.cli.command("deploy-workflows")
     def deploy_workflows() -> None:

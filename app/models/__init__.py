@@ -3,6 +3,7 @@
 from app.models.absence import Absence
 from app.models.audit import AuditChainHead, AuditEvent, AuditEventType
 from app.models.case import Case, CaseStatus
+from app.models.cycle import Cycle, CycleMember, CycleMemberStatus, CycleStatus
 from app.models.notification import (
     DeliveryMode,
     Notification,
@@ -23,6 +24,10 @@ __all__ = [
     "AuditEventType",
     "Case",
     "CaseStatus",
+    "Cycle",
+    "CycleMember",
+    "CycleMemberStatus",
+    "CycleStatus",
     "DeliveryMode",
     "Employee",
     "HumanTask",

@@ -38,9 +38,17 @@ class AuditEventType(enum.StrEnum):
     NOTIFICATION_PREFERENCE_CHANGED = "notification_preference_changed"
     TIMER_FIRED = "timer_fired"
     PROCESS_VERSION_DEPLOYED = "process_version_deployed"
+    CYCLE_CREATED = "cycle_created"
+    CYCLE_UPDATED = "cycle_updated"
+    CYCLE_LAUNCH_STARTED = "cycle_launch_started"
+    CYCLE_LAUNCHED = "cycle_launched"
+    ORG_DATA_IMPORTED = "org_data_imported"
+    EMPLOYEE_CREATED = "employee_created"
+    EMPLOYEE_UPDATED = "employee_updated"
     USER_LOGGED_IN = "user_logged_in"
     USER_LOGIN_FAILED = "user_login_failed"
     USER_LOGGED_OUT = "user_logged_out"
+    USER_PASSWORD_SET = "user_password_set"  # noqa: S105 - an event name
     API_TOKEN_ISSUED = "api_token_issued"  # noqa: S105 - an event name
 
 

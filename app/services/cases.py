@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -9,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.engine import EngineError, WorkflowRuntime
+from app.engine import EngineError, ParsedProcess, WorkflowRuntime
+from app.engine.batch import StartedWorkflow
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -119,17 +121,7 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
         )
     with unit_of_work():
         version = process_models.current_version(process_key)
-        running = db.session.scalar(
-            select(Case.id).where(
-                Case.subject_employee_id == subject.id,
-                Case.process_version_id.in_(
-                    select(ProcessVersion.id).where(
-                        ProcessVersion.process_model_id == version.process_model_id
-                    )
-                ),
-                Case.status == CaseStatus.RUNNING,
-            )
-        )
+        running = running_cases(version.process_model_id, [subject.id]).get(subject.id)
         if running is not None:
             raise Conflict(
                 f"{subject.full_name} already has a running {version.process_model.name} case "
@@ -137,29 +129,64 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
                 case_id=running,
             )
         parsed = process_models.parsed_version(version)
-        for task in parsed.user_tasks:  # fail before starting if any step cannot be routed
-            resolve_lane(task["lane"], subject)
+        check_routable(parsed, subject)
         try:
             runtime = WorkflowRuntime.start(parsed, subject_data(subject))
         except EngineError as exc:
             raise ValidationFailed(f"The process could not start: {exc}", {}) from exc
-        case = Case(process_version=version, subject=subject, started_by=started_by)
-        completed = _store_state(case, runtime)  # inserted once, with its state
-        db.session.add(case)
-        db.session.flush()
-        audit.record(
-            AuditEventType.CASE_STARTED,
-            actor=started_by,
-            case=case,
-            details={
-                "process": version.process_model.key,
-                "version": version.version,
-                "subject": subject.employee_number,
-            },
+        case = open_case(version, subject, started_by, runtime)
+    return case
+
+
+def running_cases(process_model_id: int, subject_ids: Collection[int]) -> dict[int, int]:
+    """Subject employee id -> their running case of this process (a person has at most one).
+    One query for many subjects: a cycle launch checks a whole batch at once."""
+    rows = db.session.execute(
+        select(Case.subject_employee_id, Case.id).where(
+            Case.subject_employee_id.in_(list(subject_ids)),
+            Case.process_version_id.in_(
+                select(ProcessVersion.id).where(ProcessVersion.process_model_id == process_model_id)
+            ),
+            Case.status == CaseStatus.RUNNING,
         )
-        sync_human_tasks(case, runtime, started_by)
-        if completed:
-            audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
+    )
+    return {subject_id: case_id for subject_id, case_id in rows}
+
+
+def check_routable(parsed: ParsedProcess, subject: Employee) -> None:
+    """Fail before starting if any step of the process cannot be routed for this subject."""
+    for task in parsed.user_tasks:
+        resolve_lane(task["lane"], subject)
+
+
+def open_case(
+    version: ProcessVersion,
+    subject: Employee,
+    started_by: User,
+    runtime: WorkflowRuntime | StartedWorkflow,
+    details: dict[str, Any] | None = None,
+) -> Case:
+    """Insert a case the engine has just started, with its task rows and audit events; part of
+    the caller's transaction. Shared by `start_case` and cycle launches (which pass a
+    `StartedWorkflow` computed in bulk, maybe in worker processes)."""
+    case = Case(process_version=version, subject=subject, started_by=started_by)
+    completed = _store_state(case, runtime)  # inserted once, with its state
+    db.session.add(case)
+    db.session.flush()
+    audit.record(
+        AuditEventType.CASE_STARTED,
+        actor=started_by,
+        case=case,
+        details={
+            "process": version.process_model.key,
+            "version": version.version,
+            "subject": subject.employee_number,
+            **(details or {}),
+        },
+    )
+    sync_human_tasks(case, runtime, started_by)
+    if completed:
+        audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
     return case
 
 

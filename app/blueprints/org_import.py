@@ -1,0 +1,41 @@
+"""HR's upload page for org data (CSV): imported whole, or rejected with a report."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, request
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.utils import secure_filename
+from wtforms import BooleanField
+
+from app.services import org_import
+
+bp = Blueprint("org_import", __name__)
+# A department's file (tens of thousands of rows) is larger than the app's default 2 MB limit.
+MAX_UPLOAD_BYTES = 32 * 1024 * 1024
+
+
+class ImportForm(FlaskForm):
+    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
+    dry_run = BooleanField("Only check the file, import nothing")
+
+
+@bp.route("/org/import", methods=["GET", "POST"])
+@login_required
+def import_org():  # noqa: ANN201
+    if not org_import.may_import(current_user):
+        abort(403, "Only HR or an administrator may import org data.")
+    request.max_content_length = MAX_UPLOAD_BYTES
+    form = ImportForm()
+    report = None
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        report = org_import.import_org_csv(current_user, upload.read(),
+                                           secure_filename(upload.filename or "") or "upload.csv",
+                                           dry_run=form.dry_run.data)
+        status = 200 if report.ok else 422
+    elif form.errors:
+        status = 400
+    return render_template("org/import.html", form=form, report=report), status

@@ -1,0 +1,146 @@
+"""Starting many workflows of one process version at once, optionally in worker processes.
+
+A cycle launch starts tens of thousands of cases of one version. The engine's part of each start
+(building the task tree, running to the first wait state, serializing) is CPU-bound and
+independent per case, so it can run in parallel processes. Each start comes back as a
+`StartedWorkflow`: the serialized state, the user tasks waiting for people, the next timer and
+whether the process already ended — the same answers a live `WorkflowRuntime` gives the service
+layer after `WorkflowRuntime.start`, so both paths store cases with the same code.
+
+Worker processes parse the diagram once, read "now" from the parent (the app clock is
+per-process, and tests freeze it), and exit by themselves if the parent dies (e.g. `kill -9` of a
+launch), so an interrupted launch never leaves orphans behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app.clock import clock
+from app.engine.parser import parse_process
+from app.engine.runtime import EngineError, ReadyHumanTask, WorkflowRuntime
+
+CHUNK_SIZE = 50
+
+
+@dataclass(frozen=True)
+class StartedWorkflow:
+    """A workflow just started and run to its first wait state, as plain values."""
+
+    state_json: str
+    serializer_version: str
+    ready: tuple[ReadyHumanTask, ...]
+    timer_due: datetime | None
+    completed: bool
+
+    def dump(self) -> tuple[str, str]:
+        return self.state_json, self.serializer_version
+
+    def ready_human_tasks(self) -> list[ReadyHumanTask]:
+        return list(self.ready)
+
+    def next_timer_due(self) -> datetime | None:
+        return self.timer_due
+
+    @property
+    def is_completed(self) -> bool:
+        return self.completed
+
+
+def snapshot(runtime: WorkflowRuntime) -> StartedWorkflow:
+    state_json, version = runtime.dump()
+    return StartedWorkflow(
+        state_json=state_json,
+        serializer_version=version,
+        ready=tuple(runtime.ready_human_tasks()),
+        timer_due=runtime.next_timer_due(),
+        completed=runtime.is_completed,
+    )
+
+
+def _start_all(bpmn_xml: bytes, source_name: str,
+               datas: Sequence[dict[str, Any]]) -> list[StartedWorkflow | EngineError]:
+    process = parse_process(bpmn_xml, source_name)  # cached by content hash
+    results: list[StartedWorkflow | EngineError] = []
+    for data in datas:
+        try:
+            results.append(snapshot(WorkflowRuntime.start(process, data)))
+        except EngineError as exc:
+            results.append(exc)
+    return results
+
+
+# --- worker processes -------------------------------------------------------------------------
+
+_worker_process: tuple[bytes, str] | None = None
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _init_worker(bpmn_xml: bytes, source_name: str, parent_pid: int) -> None:
+    global _worker_process
+    _worker_process = (bpmn_xml, source_name)
+    parse_process(bpmn_xml, source_name)
+    threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
+
+
+def _start_chunk(now: datetime,
+                 datas: Sequence[dict[str, Any]]) -> list[StartedWorkflow | EngineError]:
+    assert _worker_process is not None, "worker not initialised"
+    clock.freeze(now)  # the parent's "now": timers are computed from the same instant
+    return _start_all(*_worker_process, datas)
+
+
+class WorkflowStarter:
+    """Starts workflows of one process version: in this process (`workers=0`), or spread over
+    `workers` processes. Use as a context manager so the workers are shut down."""
+
+    def __init__(self, bpmn_xml: bytes, source_name: str, workers: int = 0) -> None:
+        self._bpmn_xml = bpmn_xml
+        self._source_name = source_name
+        parse_process(bpmn_xml, source_name)  # refuse a bad diagram before any worker starts
+        self._pool: Executor | None = None
+        if workers > 0:
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_init_worker,
+                initargs=(bpmn_xml, source_name, os.getpid()),
+            )
+
+    def start_many(
+        self, datas: Sequence[dict[str, Any]]
+    ) -> list[StartedWorkflow | EngineError]:
+        """One result per start data, in order: the started workflow, or why it could not start."""
+        if self._pool is None:
+            return _start_all(self._bpmn_xml, self._source_name, datas)
+        now = clock.now()
+        chunks = [datas[i:i + CHUNK_SIZE] for i in range(0, len(datas), CHUNK_SIZE)]
+        results: list[StartedWorkflow | EngineError] = []
+        for part in self._pool.map(_start_chunk, [now] * len(chunks), chunks):
+            results.extend(part)
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> WorkflowStarter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
