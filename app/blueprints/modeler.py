@@ -225,20 +225,18 @@ def deploy(process_key: str):  # noqa: ANN201
 @login_required
 def versions(process_key: str):  # noqa: ANN201
     found = modeler.list_versions(current_user, process_key)
-    diff_form = DiffForm(request.args, meta={"csrf": False})
     return render_template(
         "processes/versions.html",
         process_key=process_key,
         versions=found,
         rollback_form=CommentForm(),
-        diff_form=diff_form,
     )
 
 
 @bp.get("/processes/<process_key>/diff")
 @login_required
 def diff(process_key: str):  # noqa: ANN201
-    form = DiffForm(request.args, meta={"csrf": False})
+    form = DiffForm(request.args)
     if not form.validate():
         flash("Choose two versions to compare.", "error")
         return redirect(url_for("modeler.versions", process_key=process_key))

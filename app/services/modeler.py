@@ -10,10 +10,13 @@ state owns one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.engine import (
@@ -46,6 +49,18 @@ from app.services.transaction import unit_of_work
 from forms.registry import FORM_REGISTRY
 
 MAX_COMMENT_CHARS = 2000
+
+
+@contextmanager
+def _one_at_a_time() -> Iterator[None]:
+    """A unit of work where a concurrent save or deploy of the same process (caught by the
+    unique constraints on drafts and version numbers) is a conflict, not a server error."""
+    try:
+        with unit_of_work():
+            yield
+    except IntegrityError as exc:
+        raise Conflict("Someone else changed this process at the same moment; reload and "
+                       "try again.") from exc
 
 
 def may_model(user: User) -> bool:
@@ -203,7 +218,7 @@ def save_draft(user: User, process_key: str, bpmn_xml: bytes) -> ProcessDraft:
     """Store what the owner is editing; it need not be valid yet, only safe XML."""
     _require_modeler(user)
     _check_upload(bpmn_xml)
-    with unit_of_work():
+    with _one_at_a_time():
         draft = _draft(process_key)
         if draft is None:
             if _model(process_key) is None:
@@ -275,7 +290,7 @@ def deploy_draft(user: User, process_key: str, comment: str | None) -> ProcessVe
     theirs. Refused if another version was deployed since the draft was started."""
     _require_modeler(user)
     comment = _comment(comment)
-    with unit_of_work():
+    with _one_at_a_time():
         draft = _draft(process_key)
         if draft is None:
             raise NotFound(f"There is no draft of {process_key!r} to deploy.")
@@ -357,7 +372,7 @@ def rollback(user: User, process_key: str, number: int, comment: str | None) -> 
     """Deploy an older version's XML again, as a new version: history only grows."""
     _require_modeler(user)
     comment = _comment(comment)
-    with unit_of_work():
+    with _one_at_a_time():
         target = get_version(user, process_key, number)
         current = process_models.current_version(process_key)
         if target.id == current.id:
