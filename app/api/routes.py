@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from app.models import AuditEvent, Case, HumanTask, User
-from app.services import auth, cases, tasks
+from app.services import auth, cases, delegation, queues, tasks
 from app.services.errors import ServiceError, ValidationFailed
 from forms.registry import formdata_from_json
 
@@ -54,6 +54,8 @@ def task_json(task: HumanTask) -> dict[str, Any]:
         "form": task.form_key,
         "status": str(task.status),
         "assignee": task.assignee.username if task.assignee else None,
+        "owner": task.owner.username if task.owner else None,
+        "delegate": task.delegate.username if task.delegate else None,
         "candidate_role": task.candidate_role,
         "subject": task.case.subject.full_name,
         "created_at": _iso(task.created_at),
@@ -113,7 +115,90 @@ def create_token():  # noqa: ANN201
 @api_bp.get("/tasks")
 @token_required
 def list_tasks():  # noqa: ANN201
-    return jsonify({"tasks": [task_json(t) for t in tasks.my_tasks(g.api_user)]})
+    """My queue, a page at a time: ?process=&step=&unit=&due_before=&overdue=1&sort=&page=."""
+    page = queues.queue_page(g.api_user, queues.QueueFilters.from_args(request.args))
+    return jsonify({
+        "tasks": [task_json(t) for t in page.items],
+        "page": page.filters.page,
+        "per_page": page.filters.per_page,
+        "total": page.total,
+        "pages": page.pages,
+    })
+
+
+def _user_ref(value: Any) -> int | None:
+    """A user given by id or username."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return delegation.user_id_for(value)
+    return None
+
+
+@api_bp.post("/tasks/<int:task_id>/claim")
+@token_required
+def claim_task(task_id: int):  # noqa: ANN201
+    return jsonify({"task": task_json(delegation.claim_task(g.api_user, task_id))})
+
+
+@api_bp.post("/tasks/<int:task_id>/unclaim")
+@token_required
+def unclaim_task(task_id: int):  # noqa: ANN201
+    return jsonify({"task": task_json(delegation.unclaim_task(g.api_user, task_id))})
+
+
+@api_bp.post("/tasks/<int:task_id>/delegate")
+@token_required
+def delegate_task(task_id: int):  # noqa: ANN201
+    """{"to": "username" or id, "note": "..."}"""
+    body = _json_body()
+    task = delegation.delegate_task(g.api_user, task_id, _user_ref(body.get("to")),
+                                    body.get("note"))
+    return jsonify({"task": task_json(task)})
+
+
+@api_bp.post("/tasks/<int:task_id>/hand-back")
+@token_required
+def hand_back_task(task_id: int):  # noqa: ANN201
+    body = request.get_json(silent=True) or {}
+    note = body.get("note") if isinstance(body, dict) else None
+    return jsonify({"task": task_json(delegation.hand_back_task(g.api_user, task_id, note))})
+
+
+@api_bp.post("/tasks/<int:task_id>/recall")
+@token_required
+def recall_task(task_id: int):  # noqa: ANN201
+    return jsonify({"task": task_json(delegation.recall_task(g.api_user, task_id))})
+
+
+@api_bp.post("/tasks/<int:task_id>/reassign")
+@token_required
+def reassign_task(task_id: int):  # noqa: ANN201
+    """{"to": "username" or id, "reason": "..."} (administrators and HR)."""
+    body = _json_body()
+    task = delegation.reassign_task(g.api_user, task_id, _user_ref(body.get("to")),
+                                    body.get("reason"))
+    return jsonify({"task": task_json(task)})
+
+
+@api_bp.post("/tasks/bulk")
+@token_required
+def bulk_tasks():  # noqa: ANN201
+    """{"task_ids": [...], "action": "approve" | "return", "comment": "..."}: each task is
+    completed separately; 200 with every outcome, whatever failed."""
+    body = _json_body()
+    ids = body.get("task_ids")
+    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+        raise ValidationFailed("task_ids must be a list of task ids.", {"task_ids": ["Invalid."]})
+    result = queues.bulk_complete(g.api_user, ids, str(body.get("action", "")),
+                                  body.get("comment"))
+    return jsonify({
+        "action": result.action,
+        "succeeded": result.succeeded,
+        "failed": result.failed,
+        "results": [{"task_id": o.task_id, "ok": o.ok, "message": o.message}
+                    for o in result.outcomes],
+    })
 
 
 @api_bp.get("/tasks/<int:task_id>")

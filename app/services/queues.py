@@ -130,6 +130,7 @@ def queue_page(user: User, filters: QueueFilters) -> QueuePage:
             .selectinload(ProcessVersion.process_model),
             selectinload(HumanTask.owner),
             selectinload(HumanTask.assignee),
+            selectinload(HumanTask.delegate),
             selectinload(HumanTask.completed_by),
         )
     ))
