@@ -80,7 +80,14 @@ class ScorecardDesignForm(TaskForm):
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
-        return {"kpis": list(case_data.get("scorecard") or [])}
+        """The current scorecard, with whole-number targets shown as 12000, not 12000.0."""
+        kpis = []
+        for kpi in case_data.get("scorecard") or []:
+            target = kpi.get("target")
+            if isinstance(target, float) and target.is_integer():
+                kpi = {**kpi, "target": int(target)}
+            kpis.append(kpi)
+        return {"kpis": kpis}
 
     @classmethod
     def prepare_formdata(cls, formdata: Any) -> Any:

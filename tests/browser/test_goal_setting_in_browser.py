@@ -232,7 +232,7 @@ def expect_completed_case(page: Page) -> None:
     timeline = page.get_by_test_id("timeline")
 
     def completions(task: str) -> Locator:
-        return timeline.locator("li").filter(has_text=f"completed “{task}”").locator(".who")
+        return timeline.locator("li").filter(has_text=f"completed “{task}”").locator(".actor")
 
     expect(timeline.locator("li").filter(has_text="started")).to_contain_text("Sana Afridi (hr1)")
     expect(completions("Design scorecard")).to_have_text(
@@ -243,4 +243,6 @@ def expect_completed_case(page: Page) -> None:
     )
     expect(completions("Countersign scorecard")).to_have_text(["Farah Qureshi (cso1)"])
     expect(timeline).to_contain_text(f"comment: “{RETURN_COMMENT}”")
+    expect(timeline).to_contain_text(f"“{KPIS[0][0]}” target 12000 → {REVISED_TARGET}")
+    expect(timeline).to_contain_text("sent it back")
     expect(timeline.locator("li").last).to_contain_text("case completed")

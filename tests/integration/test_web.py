@@ -151,7 +151,7 @@ def test_case_page_is_for_participants_hr_and_admins(client, org, case, username
     if status == 200:
         page = response.get_data(as_text=True)
         assert "Design scorecard" in page and "Imran Khattak" in page  # step and assignee
-        assert "started goal_setting v1" in page
+        assert "started Goal setting (version 1)" in page
 
 
 @pytest.mark.parametrize("username", ["emp1", "ro1", "cso1", "fin1", "owner1"])
