@@ -9,7 +9,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, url_
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, RadioField, SelectField, SelectMultipleField, TextAreaField
+from wtforms import (
+    DateField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    TextAreaField,
+)
 from wtforms.validators import InputRequired, Length
 
 from app.extensions import db
@@ -30,8 +37,8 @@ class AbsenceForm(FlaskForm):
 
 class PreferenceForm(FlaskForm):
     mode = RadioField("E-mail me", choices=[
-        (DeliveryMode.IMMEDIATE.value, "Each notification at once"),
-        (DeliveryMode.DIGEST.value, "One daily digest"),
+        SelectChoice(DeliveryMode.IMMEDIATE.value, "Each notification at once"),
+        SelectChoice(DeliveryMode.DIGEST.value, "One daily digest"),
     ], validators=[InputRequired()])
 
 
@@ -45,9 +52,9 @@ def _day_start(day: date) -> datetime:
 def absence_list():  # noqa: ANN201
     form = AbsenceForm()
     users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name))
-    form.delegate.choices = [(u.id, f"{u.full_name} ({u.username})") for u in users
+    form.delegate.choices = [SelectChoice(u.id, f"{u.full_name} ({u.username})") for u in users
                              if u.id != current_user.id]
-    form.processes.choices = [(m.key, m.name) for m in db.session.scalars(
+    form.processes.choices = [SelectChoice(m.key, m.name) for m in db.session.scalars(
         select(ProcessModel).order_by(ProcessModel.name))]
     status = 200
     if form.validate_on_submit():

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, TextAreaField
+from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from app.extensions import db
@@ -31,11 +31,12 @@ class ReassignForm(FlaskForm):
     reason = TextAreaField("Reason", [InputRequired(), Length(max=2000)])
 
 
-def _colleagues(*excluded: int | None) -> list[tuple[int, str]]:
+def _colleagues(*excluded: int | None) -> list[SelectChoice]:
     users = db.session.scalars(
         select(User).where(User.active.is_(True)).order_by(User.full_name).limit(2000)
     )
-    return [(u.id, f"{u.full_name} ({u.username})") for u in users if u.id not in excluded]
+    return [SelectChoice(u.id, f"{u.full_name} ({u.username})") for u in users
+            if u.id not in excluded]
 
 
 def _task(task_id: int) -> HumanTask:

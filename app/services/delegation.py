@@ -126,7 +126,7 @@ def delegate_task(user: User, task_id: int, to_user_id: int | None, note: str | 
     audit.record(AuditEventType.TASK_DELEGATED, actor=user, case=task.case, task=task,
                  details={"task": task.title, "to": to_user.username, "note": note,
                           "holder": routing.username(route.holder_id) if route else None})
-    notifications.task_routed(task, task.assignee_id, previous_id=user.id,
+    notifications.task_routed(task, task.assignee_id,
                               reason=f"delegated by {user.full_name}: {note}")
     return task
 
@@ -143,7 +143,7 @@ def hand_back_task(user: User, task_id: int, note: str | None = None) -> HumanTa
     audit.record(AuditEventType.TASK_HANDED_BACK, actor=user, case=task.case, task=task,
                  details={"task": task.title, "to": routing.username(task.assignee_id),
                           "note": note})
-    notifications.task_routed(task, task.assignee_id, previous_id=user.id,
+    notifications.task_routed(task, task.assignee_id,
                               reason=f"handed back by {user.full_name}" + (f": {note}" if note
                                                                             else ""))
     return task
@@ -190,7 +190,7 @@ def reassign_task(actor: User, task_id: int, to_user_id: int | None, reason: str
     audit.record(AuditEventType.TASK_REASSIGNED, actor=actor, case=task.case, task=task,
                  details={"task": task.title, "from": before, "to": to_user.username,
                           "holder": routing.username(task.assignee_id), "reason": reason})
-    notifications.task_routed(task, task.assignee_id, previous_id=None,
+    notifications.task_routed(task, task.assignee_id,
                               reason=f"reassigned by {actor.full_name}: {reason}")
     return task
 

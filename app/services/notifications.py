@@ -109,14 +109,11 @@ def task_assigned(task: HumanTask, why: str = "assigned") -> None:
           f"{_about(task)} {verb}.\n\nOpen it: {_task_link(task)}\n", task)
 
 
-def task_routed(task: HumanTask, holder_id: int, previous_id: int | None, reason: str) -> None:
-    """A task that moved to `holder_id` (delegation, absence, claim, reassignment)."""
-    previous = db.session.get(User, previous_id) if previous_id else None
-    from_whom = f" from {previous.full_name}" if previous is not None else ""
+def task_routed(task: HumanTask, holder_id: int, reason: str) -> None:
+    """A task that moved to `holder_id` (delegation, hand-back, absence, reassignment)."""
     queue(holder_id, NotificationKind.TASK_DELEGATED,
-          f"Meezan: {task.title} — {task.case.subject.full_name} ({reason})",
-          f"{_about(task)} came to you{from_whom}: {reason}.\n\n"
-          f"Open it: {_task_link(task)}\n", task)
+          f"Meezan: {task.title} — {task.case.subject.full_name}",
+          f"{_about(task)} is now with you: {reason}.\n\nOpen it: {_task_link(task)}\n", task)
 
 
 def task_escalated_away(task: HumanTask, officer_id: int) -> None:

@@ -110,7 +110,7 @@ def place(
                      "to": username(route.holder_id), "reason": reason,
                      "absence_id": route.absence_id, "stopped": route.stopped},
         )
-        notifications.task_routed(task, route.holder_id, previous_id=previous, reason=reason)
+        notifications.task_routed(task, route.holder_id, reason=reason)
     return route
 
 
