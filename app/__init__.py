@@ -48,6 +48,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.absences import bp as absences_bp
     from app.blueprints.audit import bp as audit_bp
     from app.blueprints.auth import bp as auth_bp
+    from app.blueprints.calibration import bp as calibration_bp
     from app.blueprints.cases import bp as cases_bp
     from app.blueprints.cycles import bp as cycles_bp
     from app.blueprints.modeler import bp as modeler_bp
@@ -58,6 +59,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(calibration_bp)
     app.register_blueprint(cycles_bp)
     app.register_blueprint(org_import_bp)
     app.register_blueprint(queues_bp)

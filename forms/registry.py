@@ -6,11 +6,13 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
+from forms.appraisal import APPRAISAL_FORMS
 from forms.base import TaskForm
 from forms.scorecard import ScorecardApprovalForm, ScorecardDesignForm, ScorecardReviewForm
 
 FORM_REGISTRY: dict[str, type[TaskForm]] = {
-    cls.key: cls for cls in (ScorecardDesignForm, ScorecardReviewForm, ScorecardApprovalForm)
+    cls.key: cls
+    for cls in (ScorecardDesignForm, ScorecardReviewForm, ScorecardApprovalForm, *APPRAISAL_FORMS)
 }
 
 

@@ -27,7 +27,20 @@ from forms.base import TaskForm
 MIN_KPIS = 3
 MAX_KPIS = 8
 KPI_KINDS = [SelectChoice("quantity", "Quantity"), SelectChoice("quality", "Quality")]
-KPI_SUBFIELDS = ("name", "kind", "unit", "target", "weight")
+KPI_CORE_FIELDS = ("name", "kind", "unit", "target", "weight")
+KPI_SUBFIELDS = (*KPI_CORE_FIELDS, "scope", "linked_from", "reporter")
+# Doctrine: individual measures first; team measures may sit beside them; a "linked" measure is
+# shared from another unit's scorecard so interdependent groups cooperate.
+KPI_SCOPES = [
+    SelectChoice("individual", "Individual"),
+    SelectChoice("team", "Team"),
+    SelectChoice("linked", "Linked (shared from another unit)"),
+]
+# Who enters the monthly actual: the officer, or the employee with the officer confirming it.
+KPI_REPORTERS = [
+    SelectChoice("officer", "Reporting officer"),
+    SelectChoice("employee", "Employee (officer confirms)"),
+]
 
 
 class KpiForm(Form):
@@ -44,6 +57,13 @@ class KpiForm(Form):
             NumberRange(min=1, max=100, message="A weight is between 1 and 100."),
         ],
     )
+    scope = SelectField("Scope", choices=KPI_SCOPES, default="individual")
+    linked_from = StringField("Linked from (unit)", [Length(max=200)])
+    reporter = SelectField("Monthly actual entered by", choices=KPI_REPORTERS, default="officer")
+
+    def validate_linked_from(self, field: StringField) -> None:
+        if self.scope.data == "linked" and not (field.data or "").strip():
+            raise ValidationError("Name the unit whose scorecard this linked KPI comes from.")
 
 
 class ScorecardDesignForm(TaskForm):
@@ -77,6 +97,11 @@ class ScorecardDesignForm(TaskForm):
         names = [row.name.data.strip().casefold() for row in rows]
         if len(set(names)) != len(names):
             raise ValidationError("Each KPI needs a different name.")
+        if not any((row.scope.data or "individual") == "individual" for row in rows):
+            raise ValidationError(
+                "Team and linked KPIs may sit beside individual ones, not replace them: add at "
+                "least one individual KPI."
+            )
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -105,7 +130,7 @@ class ScorecardDesignForm(TaskForm):
                     kept.add(key, value)
         blank = {
             idx for idx, fields in rows.items()
-            if all(not v.strip() for values in fields.values() for v in values)
+            if all(not v.strip() for name in KPI_CORE_FIELDS for v in fields.get(name, []))
         }
         ordered = sorted((idx for idx in rows if idx not in blank), key=_row_order)
         for new_idx, idx in enumerate(ordered):
@@ -119,15 +144,21 @@ class ScorecardDesignForm(TaskForm):
         for entry in self.kpis.entries:
             row = entry.form
             target: Decimal = row.target.data
-            scorecard.append(
-                {
-                    "name": row.name.data.strip(),
-                    "kind": row.kind.data,
-                    "unit": row.unit.data.strip(),
-                    "target": float(target),
-                    "weight": int(row.weight.data),
-                }
-            )
+            kpi: dict[str, Any] = {
+                "name": row.name.data.strip(),
+                "kind": row.kind.data,
+                "unit": row.unit.data.strip(),
+                "target": float(target),
+                "weight": int(row.weight.data),
+            }
+            # Only what differs from the defaults (an individual KPI the officer reports).
+            if (row.scope.data or "individual") != "individual":
+                kpi["scope"] = row.scope.data
+            if kpi.get("scope") == "linked":
+                kpi["linked_from"] = (row.linked_from.data or "").strip()
+            if (row.reporter.data or "officer") != "officer":
+                kpi["reporter"] = row.reporter.data
+            scorecard.append(kpi)
         return {"scorecard": scorecard}
 
 

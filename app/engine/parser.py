@@ -9,6 +9,7 @@ hash, so a case never re-parses its diagram.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Lock
 from typing import Any
@@ -24,6 +25,12 @@ from app.engine.serialization import spec_to_json
 
 MAX_BPMN_BYTES = 1024 * 1024
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+
+# Documents a diagram depends on, by the id it refers to them with: a call activity's
+# `calledElement` (a process id) or a business-rule task's `calledDecisionId`.
+# Each value is (document bytes, source name).
+Documents = Mapping[str, tuple[bytes, str]]
 
 
 class ProcessDefinitionError(ValueError):
@@ -55,6 +62,41 @@ class ParsedProcess:
 
 def content_hash(bpmn_xml: bytes) -> str:
     return hashlib.sha256(bpmn_xml).hexdigest()
+
+
+def bundle_hash(bpmn_xml: bytes, called_processes: Documents, decisions: Documents) -> str:
+    """The identity of a diagram together with the exact documents it calls: a caller pinned to
+    other versions of its callees is a different executable."""
+    if not called_processes and not decisions:
+        return content_hash(bpmn_xml)
+    digest = hashlib.sha256(content_hash(bpmn_xml).encode())
+    for kind, documents in (("process", called_processes), ("decision", decisions)):
+        for key in sorted(documents):
+            digest.update(f"|{kind}:{key}:{content_hash(documents[key][0])}".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class References:
+    """What a diagram calls: process ids of its call activities, ids of its decisions."""
+
+    processes: frozenset[str]
+    decisions: frozenset[str]
+
+
+def referenced_documents(bpmn_xml: bytes) -> References:
+    """The call-activity targets and DMN decisions a diagram refers to, read from its XML (the
+    app looks these up among deployed versions before the engine parses the diagram)."""
+    root = _check_xml(bpmn_xml)
+    ns = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
+    processes = {str(v) for v in root.xpath("//bpmn:callActivity/@calledElement", namespaces=ns)}
+    decisions = {
+        (el.text or "").strip()
+        for el in root.xpath("//bpmn:businessRuleTask//spiffworkflow:calledDecisionId",
+                             namespaces=ns)
+    }
+    own = {str(v) for v in root.xpath("//bpmn:process/@id", namespaces=ns)}
+    return References(frozenset(processes - own - {""}), frozenset(decisions - {""}))
 
 
 _SAFE_XML_PARSER = etree.XMLParser(
@@ -126,9 +168,14 @@ def _check_code(spec: Any, subprocess_specs: dict[str, Any]) -> None:
         raise problems[0]
 
 
-def _user_tasks(spec: Any) -> list[dict[str, Any]]:
+def _user_tasks(
+    spec: Any, subprocess_specs: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """User tasks of the process and of every process it calls (a called task is routed by its
+    own lane, for the same subject, so a case can check them all before it starts)."""
     tasks = []
-    for task_spec in spec.task_specs.values():
+    specs = [spec, *(subprocess_specs or {}).values()]
+    for task_spec in (ts for process_spec in specs for ts in process_spec.task_specs.values()):
         if getattr(task_spec, "manual", False):
             props = task_spec.extensions.get("properties", {})
             tasks.append(
@@ -143,8 +190,15 @@ def _user_tasks(spec: Any) -> list[dict[str, Any]]:
     return tasks
 
 
-def _parse_specs(bpmn_xml: bytes, source_name: str) -> tuple[str, Any, dict[str, Any]]:
-    """XML safety checks, then SpiffWorkflow's parser with its schema validator."""
+def _parse_specs(
+    bpmn_xml: bytes,
+    source_name: str,
+    called_processes: Documents | None = None,
+    decisions: Documents | None = None,
+) -> tuple[str, Any, dict[str, Any]]:
+    """XML safety checks, then SpiffWorkflow's parser with its schema validator. The documents
+    the diagram calls go to the same parser, so call activities and business-rule tasks resolve
+    against exactly those versions."""
     _check_xml(bpmn_xml)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     try:
@@ -156,6 +210,11 @@ def _parse_specs(bpmn_xml: bytes, source_name: str) -> tuple[str, Any, dict[str,
                 f"A diagram must hold exactly one executable process; found {len(executable)}"
             )
         process_id = executable[0]
+        for called_xml, called_name in (called_processes or {}).values():
+            _check_xml(called_xml)
+            parser.add_bpmn_str(called_xml, filename=called_name)
+        for decision_xml, decision_name in (decisions or {}).values():
+            parser.add_dmn_xml(_check_xml(decision_xml), filename=decision_name)
         return process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
     except ProcessDefinitionError:
         raise
@@ -169,13 +228,31 @@ def _parse_specs(bpmn_xml: bytes, source_name: str) -> tuple[str, Any, dict[str,
         raise ProcessDefinitionError(f"Not well-formed XML: {exc}", line=exc.lineno) from exc
 
 
-def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedProcess:
-    """Parse and validate one BPMN document holding one executable process."""
-    key = content_hash(bpmn_xml)
+def cached_process(key: str) -> ParsedProcess | None:
+    """A process already parsed under `bundle_hash` key, without fetching its documents again."""
+    with _cache_lock:
+        return _cache.get(key)
+
+
+def parse_process(
+    bpmn_xml: bytes,
+    source_name: str = "diagram.bpmn",
+    *,
+    called_processes: Documents | None = None,
+    decisions: Documents | None = None,
+) -> ParsedProcess:
+    """Parse and validate one BPMN document holding one executable process, with the documents
+    its call activities and business-rule tasks refer to (cached per bundle of contents)."""
+    called_processes = called_processes or {}
+    decisions = decisions or {}
+    key = bundle_hash(bpmn_xml, called_processes, decisions)
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-    process_id, spec, subprocess_specs = _parse_specs(bpmn_xml, source_name)
+    _check_decision_cells(decisions)
+    process_id, spec, subprocess_specs = _parse_specs(
+        bpmn_xml, source_name, called_processes, decisions
+    )
     _check_code(spec, subprocess_specs)
     parsed = ParsedProcess(
         process_id=process_id,
@@ -184,12 +261,23 @@ def parse_process(bpmn_xml: bytes, source_name: str = "diagram.bpmn") -> ParsedP
         subprocess_specs=subprocess_specs,
         spec_json=spec_to_json(spec),
         subprocess_specs_json={k: spec_to_json(v) for k, v in subprocess_specs.items()},
-        user_tasks=_user_tasks(spec),
+        user_tasks=_user_tasks(spec, subprocess_specs),
         lanes=_lanes(bpmn_xml, process_id),
     )
     with _cache_lock:
         _cache[key] = parsed
     return parsed
+
+
+def _check_decision_cells(decisions: Documents) -> None:
+    """DMN cells are code: every table a diagram uses is checked under the script restrictions
+    again here, not only when it was deployed."""
+    from app.engine.decisions import decision_problems  # decisions imports this module
+
+    for decision_xml, decision_name in decisions.values():
+        _parsed, problems = decision_problems(decision_xml, decision_name)
+        if problems:
+            raise problems[0]
 
 
 def _lanes(bpmn_xml: bytes, process_id: str) -> list[dict[str, Any]]:
@@ -221,7 +309,11 @@ def _locate(error: ProcessDefinitionError, bpmn_xml: bytes) -> ProcessDefinition
 
 
 def diagram_problems(
-    bpmn_xml: bytes, source_name: str = "diagram.bpmn"
+    bpmn_xml: bytes,
+    source_name: str = "diagram.bpmn",
+    *,
+    called_processes: Documents | None = None,
+    decisions: Documents | None = None,
 ) -> tuple[ParsedProcess | None, list[ProcessDefinitionError]]:
     """Everything the engine refuses in a diagram, each with its element id where one is known,
     so an editor can mark every problem at once.
@@ -230,17 +322,24 @@ def diagram_problems(
     returns every such problem and, for inspection only (the app's own rules), a parsed process
     that is neither cached nor ever given to a runtime. When parsing itself fails, returns None
     and that one error."""
-    key = content_hash(bpmn_xml)
+    called_processes = called_processes or {}
+    decisions = decisions or {}
+    key = bundle_hash(bpmn_xml, called_processes, decisions)
     with _cache_lock:
         if key in _cache:
             return _cache[key], []
     try:
-        process_id, spec, subprocess_specs = _parse_specs(bpmn_xml, source_name)
+        _check_decision_cells(decisions)
+        process_id, spec, subprocess_specs = _parse_specs(
+            bpmn_xml, source_name, called_processes, decisions
+        )
     except ProcessDefinitionError as exc:
         return None, [_locate(exc, bpmn_xml)]
     problems = _code_problems(spec, subprocess_specs)
     if not problems:
-        return parse_process(bpmn_xml, source_name), []
+        return parse_process(
+            bpmn_xml, source_name, called_processes=called_processes, decisions=decisions
+        ), []
     inspected = ParsedProcess(
         process_id=process_id,
         name=spec.description or process_id,
@@ -248,7 +347,7 @@ def diagram_problems(
         subprocess_specs={},
         spec_json="",
         subprocess_specs_json={},
-        user_tasks=_user_tasks(spec),
+        user_tasks=_user_tasks(spec, subprocess_specs),
         lanes=_lanes(bpmn_xml, process_id),
     )
     return inspected, problems

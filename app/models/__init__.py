@@ -1,6 +1,7 @@
 """SQLAlchemy models. Models never commit and never import the engine."""
 
 from app.models.absence import Absence
+from app.models.appraisal import AwardStatus, Calibration, DecisionVersion, IncentiveAward
 from app.models.audit import AuditChainHead, AuditEvent, AuditEventType
 from app.models.case import Case, CaseStatus
 from app.models.cycle import Cycle, CycleMember, CycleMemberStatus, CycleStatus
@@ -22,15 +23,19 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "AuditEventType",
+    "AwardStatus",
+    "Calibration",
     "Case",
     "CaseStatus",
     "Cycle",
     "CycleMember",
     "CycleMemberStatus",
     "CycleStatus",
+    "DecisionVersion",
     "DeliveryMode",
     "Employee",
     "HumanTask",
+    "IncentiveAward",
     "Notification",
     "NotificationKind",
     "NotificationPreference",

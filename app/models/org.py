@@ -21,8 +21,14 @@ class OrgUnit(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), index=True)
+    # The head of the unit (e.g. the department's secretary or director general): approves
+    # incentives in the `department_head` lane.
+    head_employee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("employees.id", use_alter=True, name="fk_org_units_head_employee_id")
+    )
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id], back_populates="children")
+    head: Mapped[Employee | None] = relationship(foreign_keys=[head_employee_id])
     children: Mapped[list[OrgUnit]] = relationship(back_populates="parent")
 
     def ancestor_ids(self) -> list[int]:
@@ -55,7 +61,7 @@ class Employee(db.Model):
         ForeignKey("employees.id"), index=True
     )
 
-    org_unit: Mapped[OrgUnit] = relationship()
+    org_unit: Mapped[OrgUnit] = relationship(foreign_keys=[org_unit_id])
     user: Mapped[User | None] = relationship(back_populates="employee")
     reporting_officer: Mapped[Employee | None] = relationship(
         remote_side=[id], foreign_keys=[reporting_officer_id], post_update=True

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -48,6 +48,10 @@ class ProcessVersion(db.Model):
     comment: Mapped[str | None] = mapped_column(Text)
     deployed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     deployed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The exact versions its call activities and business-rule tasks run, pinned at deploy:
+    # {"processes": {key: process_version_id}, "decisions": {key: decision_version_id},
+    #  "bundle_hash": ...}; empty for a diagram that calls nothing.
+    dependencies: Mapped[dict | None] = mapped_column(JSON)
 
     process_model: Mapped[ProcessModel] = relationship(back_populates="versions")
     deployed_by: Mapped[User | None] = relationship()

@@ -23,9 +23,12 @@ REPORTING_OFFICER = "reporting_officer"
 COUNTERSIGNING_OFFICER = "countersigning_officer"
 # Escalation target: the countersigning officer's own reporting officer, else HR of the unit.
 NEXT_LEVEL_OFFICER = "next_level_officer"
+# The head of the subject's unit (or the nearest unit above with a head) approves incentives.
+DEPARTMENT_HEAD = "department_head"
 ROLE_LANES = {"hr": Role.HR, "finance": Role.FINANCE}
 KNOWN_LANES = (
-    EMPLOYEE, REPORTING_OFFICER, COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER, *ROLE_LANES
+    EMPLOYEE, REPORTING_OFFICER, COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER, DEPARTMENT_HEAD,
+    *ROLE_LANES
 )
 # Lanes whose work checks the reporting officer's: never done by that reporting officer.
 COUNTERSIGNING_LANES = (COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER)
@@ -72,6 +75,8 @@ def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
         assignee = _user_of(officer, "countersigning officer", subject)
     elif lane == NEXT_LEVEL_OFFICER:
         return _next_level_officer(subject)
+    elif lane == DEPARTMENT_HEAD:
+        return Assignment(assignee_id=_department_head(subject))
     elif lane in ROLE_LANES:
         return Assignment(
             candidate_role=str(ROLE_LANES[lane]), candidate_org_unit_id=subject.org_unit_id
@@ -96,6 +101,26 @@ def _next_level_officer(subject: Employee) -> Assignment:
     return Assignment(candidate_role=str(Role.HR), candidate_org_unit_id=subject.org_unit_id)
 
 
+def _department_head(subject: Employee) -> int:
+    """The nearest unit head up the subject's org tree who is neither the subject nor the
+    reporting officer who designed their scorecard: the designer may never be the sole approver
+    of the incentive that scorecard earns."""
+    excluded = {subject.id, subject.reporting_officer_id}
+    unit, seen, skipped = subject.org_unit, set(), []
+    while unit is not None and unit.id not in seen:
+        seen.add(unit.id)
+        head = unit.head
+        if head is not None and head.id not in excluded and head.user_id is not None:
+            return head.user_id
+        if head is not None:
+            skipped.append(head.full_name)
+        unit = unit.parent
+    reason = (f" ({', '.join(skipped)}: the employee or the designer of their scorecard)"
+              if skipped else "")
+    raise AssignmentError(
+        f"No unit head above {subject.full_name} may approve their incentive{reason}.")
+
+
 def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> str | None:
     """Why `user` may not hold a task in `lane` about `subject`, or None if they may.
 
@@ -110,6 +135,9 @@ def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> s
     if lane in COUNTERSIGNING_LANES and officer is not None and officer.user_id == user.id:
         return (f"{user.full_name} is the reporting officer of {subject.full_name}: a "
                 "countersignature must come from someone else.")
+    if lane == DEPARTMENT_HEAD and officer is not None and officer.user_id == user.id:
+        return (f"{user.full_name} designed {subject.full_name}'s scorecard and may not be the "
+                "sole approver of the incentive it earns.")
     return None
 
 

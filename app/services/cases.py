@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.engine import EngineError, ParsedProcess, WorkflowRuntime
+from app.engine import EngineError, ParsedProcess, ReadyHumanTask, WorkflowRuntime
 from app.engine.batch import StartedWorkflow
 from app.extensions import db
 from app.models import (
+    Absence,
     AuditEvent,
     AuditEventType,
     Case,
@@ -25,7 +26,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import audit, notifications, process_models, routing
+from app.services import appraisal, audit, notifications, process_models, routing
 from app.services.access import can_start_case_for, can_view_case, visible_cases_query
 from app.services.assignment import resolve_lane
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -42,6 +43,7 @@ def subject_data(subject: Employee) -> dict[str, Any]:
             "designation": subject.designation,
             "grade": subject.grade,
             "org_unit": subject.org_unit.name,
+            "base_pay": float(subject.base_pay) if subject.base_pay is not None else 0.0,
         }
     }
 
@@ -61,56 +63,75 @@ def sync_human_tasks(
             row.completed_at = now
             audit.record(AuditEventType.TASK_CANCELLED, actor=actor, case=case, task=row,
                          details={"task": row.title, "reason": "the process moved on"})
-    created = []
     in_force = routing.absences_in_force(now)
-    for engine_id, ready_task in ready.items():
-        if engine_id in open_rows:
-            continue
-        assignment = resolve_lane(ready_task.lane, case.subject)
-        route = routing.resolve(
-            assignment.assignee_id, case.process_version.process_model.key, case.subject,
-            ready_task.lane, in_force,
-        ) if assignment.assignee_id is not None else None
-        row = HumanTask(
-            engine_task_id=engine_id,
-            task_name=ready_task.task_name,
-            title=ready_task.title,
-            lane=ready_task.lane,
-            form_key=ready_task.form_key or "",
-            instructions=ready_task.instructions,
-            owner_id=assignment.assignee_id,
-            assignee_id=route.holder_id if route else None,
-            routed_by_absence_id=route.absence_id if route else None,
-            candidate_role=assignment.candidate_role,
-            candidate_org_unit_id=assignment.candidate_org_unit_id,
-            created_at=now,
-            due_at=now + timedelta(days=ready_task.due_in_days)
-            if ready_task.due_in_days is not None
-            else None,
-        )
-        case.tasks.append(row)
-        created.append(row)
+    created = [
+        _new_task_row(case, ready_task, now, in_force)
+        for engine_id, ready_task in ready.items()
+        if engine_id not in open_rows
+    ]
+    case.tasks.extend(created)
     db.session.flush()
     for row in created:
-        audit.record(
-            AuditEventType.TASK_ASSIGNED,
-            actor=actor,
-            case=case,
-            task=row,
-            details={
-                "task": row.title,
-                "assignee": row.assignee.username if row.assignee else None,
-                "owner": routing.username(row.owner_id),
-                "candidate_role": row.candidate_role,
-                "due_at": row.due_at.isoformat() if row.due_at else None,
-            },
-        )
-        notifications.task_assigned(row, why)
+        _announce_task(case, row, actor, why)
     return created
 
 
-def start_case(process_key: str, subject_employee_id: int, started_by: User) -> Case:
-    """Start a case on the process's current version, pinned to that version for its life."""
+def _new_task_row(
+    case: Case, ready_task: ReadyHumanTask, now: datetime, in_force: dict[int, list[Absence]]
+) -> HumanTask:
+    """The row for a user task that just became READY: assigned from the org data, then routed
+    through the absences in force."""
+    assignment = resolve_lane(ready_task.lane, case.subject)
+    route = routing.resolve(
+        assignment.assignee_id, case.process_version.process_model.key, case.subject,
+        ready_task.lane, in_force,
+    ) if assignment.assignee_id is not None else None
+    return HumanTask(
+        engine_task_id=ready_task.engine_task_id,
+        task_name=ready_task.task_name,
+        title=ready_task.title,
+        lane=ready_task.lane,
+        form_key=ready_task.form_key or "",
+        instructions=ready_task.instructions,
+        owner_id=assignment.assignee_id,
+        assignee_id=route.holder_id if route else None,
+        routed_by_absence_id=route.absence_id if route else None,
+        candidate_role=assignment.candidate_role,
+        candidate_org_unit_id=assignment.candidate_org_unit_id,
+        created_at=now,
+        due_at=now + timedelta(days=ready_task.due_in_days)
+        if ready_task.due_in_days is not None
+        else None,
+    )
+
+
+def _announce_task(case: Case, row: HumanTask, actor: User | None, why: str) -> None:
+    """Audit a new (flushed) task row and notify its holder."""
+    audit.record(
+        AuditEventType.TASK_ASSIGNED,
+        actor=actor,
+        case=case,
+        task=row,
+        details={
+            "task": row.title,
+            "assignee": row.assignee.username if row.assignee else None,
+            "owner": routing.username(row.owner_id),
+            "candidate_role": row.candidate_role,
+            "due_at": row.due_at.isoformat() if row.due_at else None,
+        },
+    )
+    notifications.task_assigned(row, why)
+
+
+def start_case(
+    process_key: str,
+    subject_employee_id: int,
+    started_by: User,
+    start_data: dict[str, Any] | None = None,
+) -> Case:
+    """Start a case on the process's current version, pinned to that version for its life.
+    `start_data` goes into the case's data over the defaults (e.g. the `cycle`: see
+    app/services/appraisal.py for its keys)."""
     subject = db.session.get(Employee, subject_employee_id)
     if subject is None:
         raise NotFound(f"No employee with id {subject_employee_id}.")
@@ -131,7 +152,8 @@ def start_case(process_key: str, subject_employee_id: int, started_by: User) -> 
         parsed = process_models.parsed_version(version)
         check_routable(parsed, subject)
         try:
-            runtime = WorkflowRuntime.start(parsed, subject_data(subject))
+            runtime = WorkflowRuntime.start(parsed, {
+                **appraisal.default_start_data(), **subject_data(subject), **(start_data or {})})
         except EngineError as exc:
             raise ValidationFailed(f"The process could not start: {exc}", {}) from exc
         case = open_case(version, subject, started_by, runtime)
@@ -159,6 +181,49 @@ def check_routable(parsed: ParsedProcess, subject: Employee) -> None:
         resolve_lane(task["lane"], subject)
 
 
+def open_cases(
+    version: ProcessVersion,
+    started: Sequence[tuple[Employee, WorkflowRuntime | StartedWorkflow]],
+    started_by: User,
+    details: dict[str, Any] | None = None,
+) -> list[Case]:
+    """Insert cases the engine has just started, with their task rows, audit events and
+    notifications; part of the caller's transaction. However many cases, the rows go in with
+    one INSERT per table: a cycle launch opens hundreds at a time (with `StartedWorkflow`s
+    computed in bulk, maybe in worker processes), `start_case` opens one."""
+    now = utcnow()
+    opened: list[tuple[Case, WorkflowRuntime | StartedWorkflow, bool]] = []
+    for subject, runtime in started:
+        case = Case(process_version=version, subject=subject, started_by=started_by, tasks=[])
+        opened.append((case, runtime, _store_state(case, runtime)))  # inserted with its state
+    db.session.add_all([case for case, _, _ in opened])
+    db.session.flush()
+    in_force = routing.absences_in_force(now)
+    new_rows: list[list[HumanTask]] = []
+    for case, runtime, _ in opened:
+        audit.record(
+            AuditEventType.CASE_STARTED,
+            actor=started_by,
+            case=case,
+            details={
+                "process": version.process_model.key,
+                "version": version.version,
+                "subject": case.subject.employee_number,
+                **(details or {}),
+            },
+        )
+        rows = [_new_task_row(case, ready, now, in_force) for ready in runtime.ready_human_tasks()]
+        case.tasks.extend(rows)
+        new_rows.append(rows)
+    db.session.flush()
+    for (case, _, completed), rows in zip(opened, new_rows, strict=True):
+        for row in rows:
+            _announce_task(case, row, started_by, "assigned")
+        if completed:
+            audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
+    return [case for case, _, _ in opened]
+
+
 def open_case(
     version: ProcessVersion,
     subject: Employee,
@@ -166,28 +231,8 @@ def open_case(
     runtime: WorkflowRuntime | StartedWorkflow,
     details: dict[str, Any] | None = None,
 ) -> Case:
-    """Insert a case the engine has just started, with its task rows and audit events; part of
-    the caller's transaction. Shared by `start_case` and cycle launches (which pass a
-    `StartedWorkflow` computed in bulk, maybe in worker processes)."""
-    case = Case(process_version=version, subject=subject, started_by=started_by)
-    completed = _store_state(case, runtime)  # inserted once, with its state
-    db.session.add(case)
-    db.session.flush()
-    audit.record(
-        AuditEventType.CASE_STARTED,
-        actor=started_by,
-        case=case,
-        details={
-            "process": version.process_model.key,
-            "version": version.version,
-            "subject": subject.employee_number,
-            **(details or {}),
-        },
-    )
-    sync_human_tasks(case, runtime, started_by)
-    if completed:
-        audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
-    return case
+    """`open_cases` for one case."""
+    return open_cases(version, [(subject, runtime)], started_by, details)[0]
 
 
 def _store_state(case: Case, runtime: WorkflowRuntime) -> bool:

@@ -69,6 +69,8 @@ def seed_demo() -> bool:
             )
         db.session.add_all(employees.values())
         db.session.flush()
+        # The Director General heads the department: she approves its incentives.
+        province.head_employee_id = employees["cso1"].id
         for username, *_rest, ro, cso in DEMO_PEOPLE:
             employees[username].reporting_officer = employees[ro] if ro else None
             employees[username].countersigning_officer = employees[cso] if cso else None

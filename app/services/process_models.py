@@ -1,4 +1,12 @@
-"""Process models and their versions: deploy once, pin forever."""
+"""Process models and their versions: deploy once, pin forever.
+
+A diagram may call other processes (call activities) and DMN decisions (business-rule tasks).
+Deploying it resolves each to the current deployed version and pins those versions on the new
+process version (`ProcessVersion.dependencies`), so a case runs exactly what its version ran on
+the day it was deployed, however the called processes and tables change later. A caller picks
+up newer versions of what it calls when it is deployed again (`deploy-workflows` does so
+whenever a called file changed: the same diagram pinned to other versions is a new version).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +15,19 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.engine import ParsedProcess, ProcessDefinitionError, content_hash, parse_process
+from app.engine import (
+    ParsedProcess,
+    ProcessDefinitionError,
+    References,
+    bundle_hash,
+    cached_process,
+    content_hash,
+    decision_problems,
+    parse_process,
+    referenced_documents,
+)
 from app.extensions import db
-from app.models import AuditEventType, ProcessModel, ProcessVersion, User
+from app.models import AuditEventType, DecisionVersion, ProcessModel, ProcessVersion, User
 from app.services import audit
 from app.services.assignment import KNOWN_LANES
 from app.services.errors import NotFound, ValidationFailed
@@ -54,9 +72,21 @@ def validate_for_meezan(parsed: ParsedProcess) -> list[str]:
     return [problem["message"] for problem in meezan_problems(parsed)]
 
 
-def parse_and_validate(bpmn_xml: bytes, source_name: str) -> ParsedProcess:
+def parse_and_validate(
+    bpmn_xml: bytes,
+    source_name: str,
+    called_processes: dict[str, tuple[bytes, str]] | None = None,
+    decisions: dict[str, tuple[bytes, str]] | None = None,
+) -> ParsedProcess:
+    """Engine checks and the app's rules. A diagram that calls other processes or decisions is
+    parsed with the current versions of those unless the caller passes the documents."""
+    if called_processes is None and decisions is None:
+        called_processes, decisions, _pins = resolve_references(
+            _references(bpmn_xml, source_name))
     try:
-        parsed = parse_process(bpmn_xml, source_name)
+        parsed = parse_process(
+            bpmn_xml, source_name, called_processes=called_processes, decisions=decisions
+        )
     except ProcessDefinitionError as exc:
         raise ValidationFailed(
             f"{source_name}: {exc.message}", {"diagram": [exc.to_dict()]}
@@ -79,19 +109,24 @@ def deploy(
     content is already a version. A rollback passes `repeat_of` (the older version whose XML
     this is) to get a new version even so. Adds to the caller's transaction; returns
     (version, created)."""
-    parsed = parse_and_validate(bpmn_xml, source_name)
+    called, decisions, pins = resolve_references(_references(bpmn_xml, source_name))
+    parsed = parse_and_validate(bpmn_xml, source_name, called, decisions)
     digest = content_hash(bpmn_xml)
+    dependencies = None
+    if pins["processes"] or pins["decisions"]:
+        dependencies = {**pins, "bundle_hash": bundle_hash(bpmn_xml, called, decisions)}
     model = db.session.scalar(select(ProcessModel).where(ProcessModel.key == parsed.process_id))
     if model is None:
         model = ProcessModel(key=parsed.process_id, name=parsed.name)
         db.session.add(model)
         db.session.flush()
-    existing = db.session.scalar(
+    same_content = db.session.scalars(
         select(ProcessVersion)
         .where(ProcessVersion.process_model_id == model.id, ProcessVersion.content_hash == digest)
         .order_by(ProcessVersion.version)
-        .limit(1)
     )
+    # The same diagram pinned to other versions of what it calls is a different executable.
+    existing = next((v for v in same_content if (v.dependencies or None) == dependencies), None)
     if existing is not None and repeat_of is None:
         return existing, False
     latest = db.session.scalar(
@@ -105,6 +140,7 @@ def deploy(
         source_name=source_name,
         comment=comment,
         deployed_by_id=deployed_by.id if deployed_by else None,
+        dependencies=dependencies,
     )
     model.name = parsed.name
     db.session.add(version)
@@ -118,16 +154,184 @@ def deploy(
     }
     if repeat_of is not None:
         details["rollback_to"] = repeat_of.version
+    if dependencies:
+        details["calls"] = _pinned_labels(dependencies)
     audit.record(AuditEventType.PROCESS_VERSION_DEPLOYED, actor=deployed_by, details=details)
     return version, True
 
 
+def _references(bpmn_xml: bytes, source_name: str) -> References:
+    try:
+        return referenced_documents(bpmn_xml)
+    except ProcessDefinitionError as exc:
+        raise ValidationFailed(
+            f"{source_name}: {exc.message}", {"diagram": [exc.to_dict()]}
+        ) from exc
+
+
+Documents = dict[str, tuple[bytes, str]]
+
+
+def resolve_references(refs: References) -> tuple[Documents, Documents, dict[str, Any]]:
+    """The current deployed version of every process and decision a diagram refers to, with
+    everything those pin in turn: (called process documents, decision documents, pins)."""
+    called: Documents = {}
+    decisions: Documents = {}
+    pins: dict[str, dict[str, int]] = {"processes": {}, "decisions": {}}
+    for key in sorted(refs.processes):
+        version = db.session.scalar(
+            select(ProcessVersion).join(ProcessModel).where(ProcessModel.key == key)
+            .order_by(ProcessVersion.version.desc()).limit(1)
+        )
+        if version is None:
+            raise ValidationFailed(
+                f"The diagram calls process {key!r}, which is not deployed: deploy it first.",
+                {"diagram": [_problem(f"Called process {key!r} is not deployed.", None)]})
+        pins["processes"][key] = version.id
+        _add_closure(version, called, decisions)
+    for key in sorted(refs.decisions):
+        decision = current_decision(key)
+        pins["decisions"][key] = decision.id
+        decisions[key] = (decision.dmn_xml.encode("utf-8"), decision.source_name)
+    return called, decisions, pins
+
+
+def _add_closure(version: ProcessVersion, called: Documents, decisions: Documents) -> None:
+    """A called version and what it pins, recursively (each process once)."""
+    key = version.process_model.key
+    if key in called:
+        return
+    called[key] = (version.bpmn_xml.encode("utf-8"), version.source_name)
+    pins = version.dependencies or {}
+    for process_version_id in pins.get("processes", {}).values():
+        _add_closure(db.session.get(ProcessVersion, process_version_id), called, decisions)
+    for decision_key, decision_id in pins.get("decisions", {}).items():
+        decision = db.session.get(DecisionVersion, decision_id)
+        decisions.setdefault(decision_key, (decision.dmn_xml.encode("utf-8"),
+                                            decision.source_name))
+
+
+def dependency_documents(version: ProcessVersion) -> tuple[Documents, Documents]:
+    """The exact documents a version pinned, for `parse_process(called_processes=...,
+    decisions=...)` (e.g. when starting many cases in worker processes)."""
+    called: Documents = {}
+    decisions: Documents = {}
+    pins = version.dependencies or {}
+    for process_version_id in pins.get("processes", {}).values():
+        _add_closure(db.session.get(ProcessVersion, process_version_id), called, decisions)
+    for decision_key, decision_id in pins.get("decisions", {}).items():
+        decision = db.session.get(DecisionVersion, decision_id)
+        decisions.setdefault(decision_key, (decision.dmn_xml.encode("utf-8"),
+                                            decision.source_name))
+    return called, decisions
+
+
+def _pinned_labels(dependencies: dict[str, Any]) -> list[str]:
+    labels = []
+    for key, version_id in sorted(dependencies.get("processes", {}).items()):
+        labels.append(f"{key} v{db.session.get(ProcessVersion, version_id).version}")
+    for key, decision_id in sorted(dependencies.get("decisions", {}).items()):
+        labels.append(f"{key} v{db.session.get(DecisionVersion, decision_id).version} (DMN)")
+    return labels
+
+
+def current_decision(decision_key: str) -> DecisionVersion:
+    decision = db.session.scalar(
+        select(DecisionVersion).where(DecisionVersion.decision_key == decision_key)
+        .order_by(DecisionVersion.version.desc()).limit(1)
+    )
+    if decision is None:
+        raise ValidationFailed(
+            f"The diagram uses decision {decision_key!r}, which is not deployed: deploy its DMN "
+            "file first.",
+            {"diagram": [_problem(f"Decision {decision_key!r} is not deployed.", None)]})
+    return decision
+
+
+def deploy_decision(
+    dmn_xml: bytes, source_name: str, deployed_by: User | None = None, comment: str | None = None
+) -> tuple[DecisionVersion, bool]:
+    """Store a validated DMN document (one decision, every cell passing the script
+    restrictions) as the next version of its decision, unless the identical content already is
+    one. Adds to the caller's transaction."""
+    parsed, problems = decision_problems(dmn_xml, source_name)
+    if problems or parsed is None:
+        raise ValidationFailed(f"{source_name}: {problems[0].message}",
+                               {"diagram": [p.to_dict() for p in problems]})
+    if len(parsed.decisions) != 1:
+        raise ValidationFailed(f"{source_name}: a DMN file holds exactly one decision.",
+                               {"diagram": []})
+    decision = parsed.decisions[0]
+    digest = content_hash(dmn_xml)
+    existing = db.session.scalar(
+        select(DecisionVersion)
+        .where(DecisionVersion.decision_key == decision["id"],
+               DecisionVersion.content_hash == digest)
+        .order_by(DecisionVersion.version).limit(1)
+    )
+    if existing is not None:
+        return existing, False
+    latest = db.session.scalar(
+        select(func.max(DecisionVersion.version))
+        .where(DecisionVersion.decision_key == decision["id"])
+    )
+    version = DecisionVersion(
+        decision_key=decision["id"], name=decision["name"] or decision["id"],
+        version=(latest or 0) + 1, dmn_xml=dmn_xml.decode("utf-8"), content_hash=digest,
+        source_name=source_name, comment=comment,
+        deployed_by_id=deployed_by.id if deployed_by else None,
+    )
+    db.session.add(version)
+    db.session.flush()
+    audit.record(AuditEventType.DECISION_VERSION_DEPLOYED, actor=deployed_by, details={
+        "decision": version.decision_key, "version": version.version, "content_hash": digest,
+        "source": source_name, "comment": comment,
+    })
+    return version, True
+
+
+def _callees_first(paths: list[Path]) -> list[Path]:
+    """BPMN files ordered so that every called process deploys before its callers."""
+    refs = {path: referenced_documents(path.read_bytes()).processes for path in paths}
+    by_process = {}
+    for path in paths:
+        for process_id in _own_process_ids(path.read_bytes()):
+            by_process[process_id] = path
+    ordered: list[Path] = []
+    visiting: set[Path] = set()
+
+    def visit(path: Path) -> None:
+        if path in ordered or path in visiting:
+            return
+        visiting.add(path)
+        for called in sorted(refs[path]):
+            if called in by_process:
+                visit(by_process[called])
+        ordered.append(path)
+
+    for path in paths:
+        visit(path)
+    return ordered
+
+
+def _own_process_ids(bpmn_xml: bytes) -> list[str]:
+    from app.engine import safe_xml_root
+
+    root = safe_xml_root(bpmn_xml)
+    return [str(p) for p in root.xpath(
+        "//bpmn:process/@id", namespaces={"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL"})]
+
+
 def sync_workflow_files(directory: str | Path) -> list[tuple[ProcessVersion, bool]]:
-    """Deploy every BPMN file in `workflows/` whose content is not yet a version. One
-    transaction: all files deploy, or none do."""
+    """Deploy every DMN and BPMN file in `workflows/` whose content is not yet a version
+    (decisions first, then processes with callees before callers). One transaction: all files
+    deploy, or none do. Returns the BPMN results."""
     results = []
     try:
-        for path in sorted(Path(directory).glob("*.bpmn")):
+        for path in sorted(Path(directory).glob("*.dmn")):
+            deploy_decision(path.read_bytes(), path.name,
+                            comment=f"Deployed from workflows/{path.name}")
+        for path in _callees_first(sorted(Path(directory).glob("*.bpmn"))):
             results.append(
                 deploy(path.read_bytes(), path.name, comment=f"Deployed from workflows/{path.name}")
             )
@@ -152,8 +356,17 @@ def current_version(process_key: str) -> ProcessVersion:
 
 
 def parsed_version(version: ProcessVersion) -> ParsedProcess:
-    """The executable spec of a version (parsed once per content hash, then cached)."""
-    return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name)
+    """The executable spec of a version with the exact called processes and decisions it
+    pinned (parsed once per bundle of contents, then cached)."""
+    pins = version.dependencies
+    if not pins:
+        return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name)
+    cached = cached_process(pins.get("bundle_hash", ""))
+    if cached is not None:
+        return cached
+    called, decisions = dependency_documents(version)
+    return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name,
+                         called_processes=called, decisions=decisions)
 
 
 def startable_processes() -> list[ProcessModel]:

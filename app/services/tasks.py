@@ -19,7 +19,7 @@ from app.engine import EngineError, TaskNotReadyError, WorkflowRuntime
 from app.extensions import db
 from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus, User
 from app.models.base import utcnow
-from app.services import audit, process_models
+from app.services import audit, process_models, task_rules
 from app.services.assignment import actionable_tasks, may_act_on
 from app.services.cases import save_runtime
 from app.services.errors import (
@@ -113,6 +113,7 @@ def complete_task(
         runtime = _load_runtime(case)
         try:
             before = runtime.task_data(task.engine_task_id)
+            task_rules.before_complete(task, before, data)
             runtime.complete_task(task.engine_task_id, data)
         except TaskNotReadyError as exc:
             raise TaskAlreadyCompleted(f"“{task.title}” is no longer waiting.") from exc
@@ -135,6 +136,7 @@ def complete_task(
         )
         save_runtime(case, runtime, user,
                      why="returned" if form_class.is_return(data) else "assigned")
+        task_rules.after_complete(task, runtime, user)
         db.session.commit()
     except StaleDataError as exc:
         db.session.rollback()

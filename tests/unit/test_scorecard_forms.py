@@ -109,4 +109,5 @@ def test_a_decision_outside_the_choices_is_refused() -> None:
 def test_forms_describe_their_fields_for_api_clients() -> None:
     [kpis] = form_for_key("scorecard_design").describe()
     assert kpis["name"] == "kpis" and kpis["min_entries"] == 3 and kpis["max_entries"] == 8
-    assert [f["name"] for f in kpis["item_fields"]] == ["name", "kind", "unit", "target", "weight"]
+    assert [f["name"] for f in kpis["item_fields"]] == [
+        "name", "kind", "unit", "target", "weight", "scope", "linked_from", "reporter"]
