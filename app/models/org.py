@@ -24,7 +24,8 @@ class OrgUnit(db.Model):
     # The head of the unit (e.g. the department's secretary or director general): approves
     # incentives in the `department_head` lane.
     head_employee_id: Mapped[int | None] = mapped_column(
-        ForeignKey("employees.id", use_alter=True, name="fk_org_units_head_employee_id")
+        ForeignKey("employees.id", use_alter=True, name="fk_org_units_head_employee_id",
+                   ondelete="SET NULL")
     )
 
     parent: Mapped[OrgUnit | None] = relationship(remote_side=[id], back_populates="children")

@@ -125,8 +125,11 @@ def deploy(
         .where(ProcessVersion.process_model_id == model.id, ProcessVersion.content_hash == digest)
         .order_by(ProcessVersion.version)
     )
-    # The same diagram pinned to other versions of what it calls is a different executable.
-    existing = next((v for v in same_content if (v.dependencies or None) == dependencies), None)
+    # The same diagram calling other contents is a different executable; the same contents
+    # under other version numbers (a rollback) are not.
+    bundle = (dependencies or {}).get("bundle_hash")
+    existing = next((v for v in same_content
+                     if (v.dependencies or {}).get("bundle_hash") == bundle), None)
     if existing is not None and repeat_of is None:
         return existing, False
     latest = db.session.scalar(

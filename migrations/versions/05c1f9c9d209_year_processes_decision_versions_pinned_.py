@@ -74,7 +74,7 @@ def upgrade():
 
     with op.batch_alter_table('org_units', schema=None) as batch_op:
         batch_op.add_column(sa.Column('head_employee_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key('fk_org_units_head_employee_id', 'employees', ['head_employee_id'], ['id'])
+        batch_op.create_foreign_key('fk_org_units_head_employee_id', 'employees', ['head_employee_id'], ['id'], ondelete='SET NULL')
 
     with op.batch_alter_table('process_versions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('dependencies', sa.JSON(), nullable=True))

@@ -218,7 +218,7 @@ def test_only_process_owners_and_admins_reach_the_modeler(
                  "/processes/goal_setting/versions/1/rollback"):
         response = client.post(path, data={"csrf_token": token, "comment": "mine now"})
         assert response.status_code == 403, path
-    assert db.session.scalar(select(func.count(ProcessVersion.id))) == 1
+    assert process_models.current_version("goal_setting").version == 1
     assert db.session.scalar(select(func.count(ProcessDraft.id))) == 0
 
 
@@ -257,8 +257,8 @@ def test_the_modeler_page_names_its_endpoints_and_the_forms_endpoint_lists_form_
     page = client.get("/processes/goal_setting/modeler").get_data(as_text=True)
     assert 'src="/static/build/modeler.js"' in page and "<script>" not in page
     options = client.get("/processes/options.json").get_json()
-    assert [f["key"] for f in options["forms"]] == [
-        "scorecard_approval", "scorecard_design", "scorecard_review"]
+    assert {"scorecard_approval", "scorecard_design", "scorecard_review"} <= {
+        f["key"] for f in options["forms"]}
     assert "reporting_officer" in options["lanes"]
 
 
