@@ -234,7 +234,7 @@ def test_the_delegate_page_delegates_and_the_case_shows_on_behalf_of(client: Fla
     client.post(f"/tasks/{task.id}", data={"csrf_token": token, "decision": "approve"})
     case_page = client.get(f"/cases/{task.case_id}").get_data(as_text=True)
     assert re.search(r"Nadia Shah \(owner1\)</span>\s*<span class=\"behalf\"[^>]*>on behalf of "
-                     r"Farah Qureshi \(cso1\)", case_page)
+                     r"Farah Qureshi \(cso1\)", case_page), case_page
 
 
 def test_the_api_lists_a_page_of_the_queue_with_totals(client: FlaskClient, org,
