@@ -51,13 +51,14 @@ def add_employees(
     *,
     unit_code: str = "KP-HEALTH-MRD",
     unit_name: str = "District Health Office Mardan",
+    parent_code: str | None = "KP-HEALTH",
     reporting_officer: str = "ro1",
     countersigning_officer: str = "cso1",
     prefix: str = "MRD",
 ) -> list[int]:
     """`count` employees with logins in a (new) unit; returns their ids in order."""
     existing = db.session.scalar(select(OrgUnit).where(OrgUnit.code == unit_code))
-    target = existing or add_unit(unit_code, unit_name)
+    target = existing or add_unit(unit_code, unit_name, parent_code)
     ro = employee_of_username(reporting_officer)
     cso = employee_of_username(countersigning_officer)
     users = [

@@ -479,20 +479,20 @@ def _launch_batch(
         started = starter.start_many(
             [case_start_data(cycle_data, cycle, employee) for employee in to_start])
         now = clock.now()
-        opened = 0
+        ready = []
         for employee, outcome in zip(to_start, started, strict=True):
             if isinstance(outcome, EngineError):
                 problems[employee.id] = f"The process could not start: {outcome}"
-                continue
-            case = cases.open_case(version, employee, actor, outcome,
-                                   details={"cycle": cycle_id})
+            else:
+                ready.append((employee, outcome))
+        opened = cases.open_cases(version, ready, actor, details={"cycle": cycle_id})
+        for (employee, _), case in zip(ready, opened, strict=True):
             member = earlier.get(employee.id) or CycleMember(cycle_id=cycle_id,
                                                              employee_id=employee.id)
             member.case_id, member.status, member.problem = (
                 case.id, CycleMemberStatus.LAUNCHED, None)
             member.attempted_at = now
             db.session.add(member)
-            opened += 1
         for employee_id, problem in problems.items():
             member = earlier.get(employee_id) or CycleMember(cycle_id=cycle_id,
                                                              employee_id=employee_id)
@@ -505,7 +505,7 @@ def _launch_batch(
     except BaseException:
         db.session.rollback()
         raise
-    return BatchOutcome(len(employees), opened, len(problems), employees[-1].id)
+    return BatchOutcome(len(employees), len(opened), len(problems), employees[-1].id)
 
 
 def _release(keep: set[Any]) -> None:
