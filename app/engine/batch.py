@@ -18,14 +18,14 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from app.clock import clock
-from app.engine.parser import parse_process
+from app.engine.parser import Documents, parse_process
 from app.engine.runtime import EngineError, ReadyHumanTask, WorkflowRuntime
 
 CHUNK_SIZE = 50
@@ -66,9 +66,23 @@ def snapshot(runtime: WorkflowRuntime) -> StartedWorkflow:
     )
 
 
-def _start_all(bpmn_xml: bytes, source_name: str,
+@dataclass(frozen=True)
+class _Bundle:
+    """Everything `parse_process` needs, picklable for the worker processes."""
+
+    bpmn_xml: bytes
+    source_name: str
+    called_processes: Mapping[str, tuple[bytes, str]]
+    decisions: Mapping[str, tuple[bytes, str]]
+
+    def parse(self) -> Any:
+        return parse_process(self.bpmn_xml, self.source_name,  # cached by content
+                             called_processes=self.called_processes, decisions=self.decisions)
+
+
+def _start_all(bundle: _Bundle,
                datas: Sequence[dict[str, Any]]) -> list[StartedWorkflow | EngineError]:
-    process = parse_process(bpmn_xml, source_name)  # cached by content hash
+    process = bundle.parse()
     results: list[StartedWorkflow | EngineError] = []
     for data in datas:
         try:
@@ -80,7 +94,7 @@ def _start_all(bpmn_xml: bytes, source_name: str,
 
 # --- worker processes -------------------------------------------------------------------------
 
-_worker_process: tuple[bytes, str] | None = None
+_worker_bundle: _Bundle | None = None
 
 
 def _exit_when_orphaned(parent_pid: int) -> None:
@@ -90,35 +104,44 @@ def _exit_when_orphaned(parent_pid: int) -> None:
         time.sleep(0.5)
 
 
-def _init_worker(bpmn_xml: bytes, source_name: str, parent_pid: int) -> None:
-    global _worker_process
-    _worker_process = (bpmn_xml, source_name)
-    parse_process(bpmn_xml, source_name)
+def _init_worker(bundle: _Bundle, parent_pid: int) -> None:
+    global _worker_bundle
+    _worker_bundle = bundle
+    bundle.parse()
     threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True).start()
 
 
 def _start_chunk(now: datetime,
                  datas: Sequence[dict[str, Any]]) -> list[StartedWorkflow | EngineError]:
-    assert _worker_process is not None, "worker not initialised"
+    assert _worker_bundle is not None, "worker not initialised"
     clock.freeze(now)  # the parent's "now": timers are computed from the same instant
-    return _start_all(*_worker_process, datas)
+    return _start_all(_worker_bundle, datas)
 
 
 class WorkflowStarter:
-    """Starts workflows of one process version: in this process (`workers=0`), or spread over
-    `workers` processes. Use as a context manager so the workers are shut down."""
+    """Starts workflows of one process version (with the exact called processes and decisions
+    it pinned): in this process (`workers=0`), or spread over `workers` processes. Use as a
+    context manager so the workers are shut down."""
 
-    def __init__(self, bpmn_xml: bytes, source_name: str, workers: int = 0) -> None:
-        self._bpmn_xml = bpmn_xml
-        self._source_name = source_name
-        parse_process(bpmn_xml, source_name)  # refuse a bad diagram before any worker starts
+    def __init__(
+        self,
+        bpmn_xml: bytes,
+        source_name: str,
+        workers: int = 0,
+        *,
+        called_processes: Documents | None = None,
+        decisions: Documents | None = None,
+    ) -> None:
+        self._bundle = _Bundle(bpmn_xml, source_name, dict(called_processes or {}),
+                               dict(decisions or {}))
+        self._bundle.parse()  # refuse a bad diagram before any worker starts
         self._pool: Executor | None = None
         if workers > 0:
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
                 initializer=_init_worker,
-                initargs=(bpmn_xml, source_name, os.getpid()),
+                initargs=(self._bundle, os.getpid()),
             )
 
     def start_many(
@@ -126,7 +149,7 @@ class WorkflowStarter:
     ) -> list[StartedWorkflow | EngineError]:
         """One result per start data, in order: the started workflow, or why it could not start."""
         if self._pool is None:
-            return _start_all(self._bpmn_xml, self._source_name, datas)
+            return _start_all(self._bundle, datas)
         now = clock.now()
         chunks = [datas[i:i + CHUNK_SIZE] for i in range(0, len(datas), CHUNK_SIZE)]
         results: list[StartedWorkflow | EngineError] = []

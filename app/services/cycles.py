@@ -532,14 +532,16 @@ def launch_cycle(
     actor_id = actor.id
     version_id, unit_ids, already = _begin_launch(cycle.id, actor)
     version = db.session.get(ProcessVersion, version_id)
-    bpmn_xml, source_name = version.bpmn_xml.encode("utf-8"), version.source_name
+    called, decisions = process_models.dependency_documents(version)
+    starter = WorkflowStarter(version.bpmn_xml.encode("utf-8"), version.source_name, workers,
+                              called_processes=called, decisions=decisions)
     result = LaunchResult(cycle_id=cycle_id, already_launched=already,
                           in_scope=cycle.in_scope_count or 0)
     keep = set(db.session.identity_map.keys())
     last_id = 0
     if progress is not None:
         progress(result, 0)
-    with WorkflowStarter(bpmn_xml, source_name, workers) as starter:
+    with starter:
         while True:
             outcome = _with_retries(lambda after=last_id: _launch_batch(
                 cycle_id, actor_id, version_id, unit_ids, after, batch_size, starter))

@@ -3,7 +3,8 @@ and launching one case per employee in scope — reported per employee, idempote
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -53,6 +54,13 @@ def _members(cycle_id: int, status: CycleMemberStatus) -> dict[str, str | None]:
     db.session.expire_all()
     return {m.employee.employee_number: m.problem for m in db.session.scalars(
         select(CycleMember).where(CycleMember.cycle_id == cycle_id, CycleMember.status == status))}
+
+
+@pytest.fixture
+def frozen_clock() -> Iterator[None]:
+    clock.freeze(datetime(2027, 1, 4, 9, 0, tzinfo=UTC))
+    yield
+    clock.reset()
 
 
 def _other_department_hr() -> User:
@@ -397,14 +405,28 @@ def test_an_admin_may_launch_any_cycle(org) -> None:
         _members(cycle.id, CycleMemberStatus.NOT_LAUNCHED))
 
 
-def test_a_launch_in_worker_processes_starts_the_same_cases(org, department) -> None:
-    cycle = cycles.create_cycle(org["hr1"], cycle_input())
-    result = cycles.launch_cycle(cycle.id, org["hr1"], batch_size=12, workers=2)
+def test_a_launch_in_worker_processes_starts_the_same_annual_appraisals(
+    org, department, frozen_clock
+) -> None:
+    """The annual appraisal calls other processes and decisions: the workers get them too
+    (timers count from the launch: the clock is frozen)."""
+    in_process = cycles.create_cycle(org["hr1"], cycle_input(process_key="annual_appraisal"))
+    cycles.launch_cycle(in_process.id, org["hr1"], batch_size=12)
+    in_workers = cycles.create_cycle(org["admin"], cycle_input(
+        name="Performance year 2027 (again)", process_key="annual_appraisal"))
+    result = cycles.launch_cycle(in_workers.id, org["admin"], batch_size=12, workers=2)
+    assert result.cases_started == 0  # everyone already has a running annual appraisal
+    for case in _cases_of(in_process.id):
+        case.status = "completed"
+    db.session.commit()
+    result = cycles.launch_cycle(in_workers.id, org["admin"], batch_size=12, workers=2)
     assert result.cases_started == 32
-    for case in _cases_of(cycle.id):
-        assert [t.task_name for t in case.tasks] == ["design_scorecard"]
+    expected = {(t.task_name, t.assignee_id) for c in _cases_of(in_process.id) for t in c.tasks}
+    for case in _cases_of(in_workers.id):
+        assert {(t.task_name, t.assignee_id) for t in case.tasks} <= expected
+        assert case.timer_due_at == _cases_of(in_process.id)[0].timer_due_at
         data = cases.view_case(org["admin"], case.id).data
-        assert data["cycle"]["id"] == cycle.id
+        assert data["cycle"]["id"] == in_workers.id
 
 
 # --- progress ---------------------------------------------------------------------------------
@@ -420,7 +442,7 @@ def test_progress_counts_launched_and_not_launched_employees(org, department) ->
 
 
 def test_a_launch_whose_batches_stopped_committing_is_shown_as_stalled(
-    org, department, monkeypatch
+    org, department, monkeypatch, frozen_clock
 ) -> None:
     cycle = cycles.create_cycle(org["hr1"], cycle_input())
 
@@ -432,11 +454,8 @@ def test_a_launch_whose_batches_stopped_committing_is_shown_as_stalled(
         cycles.launch_cycle(cycle.id, org["hr1"])
     db.session.expire_all()
     assert not cycles.launch_progress(cycle).stalled
-    clock.freeze(clock.now() + cycles.STALLED_AFTER + timedelta(seconds=1))
-    try:
-        assert cycles.launch_progress(cycle).stalled
-    finally:
-        clock.reset()
+    clock.advance(cycles.STALLED_AFTER + timedelta(seconds=1))
+    assert cycles.launch_progress(cycle).stalled
 
 
 # --- the CLI ----------------------------------------------------------------------------------
