@@ -6,9 +6,12 @@ import logging
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.config import load_config
 from app.extensions import csrf, db, login_manager, migrate
+from app.observability import configure_logging, register_request_ids
 
 
 def create_app(config_name: str | None = None, overrides: dict[str, Any] | None = None) -> Flask:
@@ -16,6 +19,12 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
     app.config.from_object(load_config(app.instance_path, config_name))
     if overrides:
         app.config.update(overrides)
+    configure_logging(app)
+    app.url_map.converters["int"] = DatabaseIdConverter
+    if app.config.get("PROXY_COUNT"):
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
+    register_request_ids(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -51,11 +60,13 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.calibration import bp as calibration_bp
     from app.blueprints.cases import bp as cases_bp
     from app.blueprints.cycles import bp as cycles_bp
+    from app.blueprints.health import bp as health_bp
     from app.blueprints.modeler import bp as modeler_bp
     from app.blueprints.org_import import bp as org_import_bp
     from app.blueprints.queues import bp as queues_bp
     from app.blueprints.tasks import bp as tasks_bp
 
+    app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
@@ -103,7 +114,19 @@ def register_security_headers(app: Flask) -> None:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("HSTS_SECONDS"):
+            response.headers.setdefault(
+                "Strict-Transport-Security", f"max-age={app.config['HSTS_SECONDS']}")
         return response
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:…>` in every route: ids are the database's 32-bit integers, so a larger number
+    is a 404 like any unknown id, not an overflow error from the database driver."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003, A002
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _project_path(name: str) -> Any:

@@ -46,6 +46,14 @@ class Config:
     DIGEST_HOUR_UTC = int(os.environ.get("MEEZAN_DIGEST_HOUR_UTC", "12"))  # 17:00 in Pakistan
     # Absence dates entered as days are whole days in this time zone.
     LOCAL_TIMEZONE = os.environ.get("MEEZAN_TIMEZONE", "Asia/Karachi")
+    # Logs: one line per record on stdout (`json` lines or `text` key=value) when LOG_TO_STDOUT.
+    LOG_TO_STDOUT = os.environ.get("MEEZAN_LOG_TO_STDOUT", "0") == "1"
+    LOG_FORMAT = os.environ.get("MEEZAN_LOG_FORMAT", "json")
+    LOG_LEVEL = os.environ.get("MEEZAN_LOG_LEVEL", "INFO").upper()
+    # How many reverse proxies in front set X-Forwarded-For/-Proto (0: none; the client address
+    # is then the socket's, which is what login throttling counts by).
+    PROXY_COUNT = int(os.environ.get("MEEZAN_PROXY_COUNT", "0"))
+    HSTS_SECONDS = 0
     TESTING = False
 
     def __init__(self, instance_path: str) -> None:
@@ -72,6 +80,8 @@ class DevelopmentConfig(Config):
 class ProductionConfig(Config):
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
+    LOG_TO_STDOUT = os.environ.get("MEEZAN_LOG_TO_STDOUT", "1") == "1"
+    HSTS_SECONDS = int(os.environ.get("MEEZAN_HSTS_SECONDS", str(365 * 24 * 3600)))
 
     def __init__(self, instance_path: str) -> None:
         super().__init__(instance_path)
@@ -101,7 +111,14 @@ def engine_options(url: str) -> dict:
     connections before use."""
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+    return {
+        "pool_pre_ping": True,
+        # A database that does not answer fails the request in seconds (a 503 page), instead of
+        # holding a worker until gunicorn's timeout kills it.
+        "connect_args": {"connect_timeout": int(os.environ.get("MEEZAN_DB_CONNECT_TIMEOUT", "5"))},
+        "pool_size": int(os.environ.get("MEEZAN_DB_POOL_SIZE", "5")),
+        "max_overflow": int(os.environ.get("MEEZAN_DB_MAX_OVERFLOW", "10")),
+    }
 
 
 CONFIGS: dict[str, type[Config]] = {

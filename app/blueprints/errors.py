@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import logging
+
+from flask import Flask, jsonify, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.observability import current_request_id
 from app.services.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database cannot be reached or gave up on this transaction for now": the
+# request changed nothing (its transaction is gone), so the honest answer is 503, try again.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
 
 
 def _wants_json() -> bool:
@@ -25,6 +35,26 @@ def register(app: Flask) -> None:
     def csrf_error(exc: CSRFError):  # noqa: ANN202
         message = "Your form expired or did not come from this site. Reload the page and try again."
         return render_template("errors/error.html", code=400, message=message), 400
+
+    def database_unavailable(exc: Exception):  # noqa: ANN202
+        log.error("database unavailable: %s", type(exc).__name__,
+                  extra={"error": str(exc).splitlines()[0][:300] if str(exc) else ""})
+        if _wants_json() or request.path == "/healthz":
+            response = jsonify({"error": "The database is unavailable for a moment; "
+                                         "nothing was saved. Try again shortly.",
+                                "request_id": current_request_id()})
+        else:
+            # Straight from the Jinja environment: render_template's context processors
+            # (Flask-Login's current_user) would ask the unreachable database again.
+            page = app.jinja_env.get_template("errors/unavailable.html").render(
+                request=request, url_for=url_for, request_id=current_request_id())
+            response = app.make_response(page)
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
+        return response
+
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, database_unavailable)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):  # noqa: ANN202
