@@ -257,6 +257,12 @@ def deploy_decision(
     """Store a validated DMN document (one decision, every cell passing the script
     restrictions) as the next version of its decision, unless the identical content already is
     one. Adds to the caller's transaction."""
+    digest = content_hash(dmn_xml)
+    known = db.session.scalar(
+        select(DecisionVersion).where(DecisionVersion.content_hash == digest)
+        .order_by(DecisionVersion.version).limit(1))
+    if known is not None:  # validated when first deployed; the content cannot have changed
+        return known, False
     parsed, problems = decision_problems(dmn_xml, source_name)
     if problems or parsed is None:
         raise ValidationFailed(f"{source_name}: {problems[0].message}",
@@ -265,7 +271,6 @@ def deploy_decision(
         raise ValidationFailed(f"{source_name}: a DMN file holds exactly one decision.",
                                {"diagram": []})
     decision = parsed.decisions[0]
-    digest = content_hash(dmn_xml)
     existing = db.session.scalar(
         select(DecisionVersion)
         .where(DecisionVersion.decision_key == decision["id"],
