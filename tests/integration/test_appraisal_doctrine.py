@@ -27,7 +27,7 @@ from tests.appraisal_helpers import (
     start,
 )
 from tests.conftest import employee_of
-from tests.helpers import good_scorecard, login
+from tests.helpers import good_scorecard, login, logout
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -147,3 +147,11 @@ def test_an_incentive_approval_is_never_delegated_to_the_scorecard_designer(org)
     task = open_task(case, "head_approval")
     with pytest.raises(AssignmentError, match="sole approver"):
         delegation.delegate_task(org["cso1"], task.id, org["ro1"].id, "please handle")
+
+
+def test_only_hr_of_the_unit_reaches_its_calibration(org, client) -> None:  # noqa: ANN001
+    unit = employee_of(org["emp1"]).org_unit.parent
+    for username, status in (("ro1", 403), ("emp1", 403), ("fin1", 403), ("hr1", 200)):
+        login(client, username)
+        assert client.get(f"/calibration/{unit.id}/test-2026").status_code == status, username
+        logout(client)
