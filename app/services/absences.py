@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import and_, or_, select
 
@@ -107,6 +107,7 @@ def declare_absence(
     if errors:
         raise ValidationFailed("The absence needs attention.", errors)
     assert delegate is not None and starts_at is not None and ends_at is not None
+    starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)  # stored in UTC
     for other in _overlapping(user.id, starts_at, ends_at):
         if _scopes_meet(other.process_keys, keys):
             raise Conflict(f"{user.full_name} already has an absence from "

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql import Select
 
 from app.extensions import db
@@ -168,17 +169,17 @@ def actionable_tasks_query(user: User) -> Select:
     """Open tasks the user may act on: assigned to them, or offered to a role they hold in scope,
     never a task about themselves."""
     own_employee_ids = select(Employee.id).where(Employee.user_id == user.id)
+    # The user's own cases are a handful: PostgreSQL hashes them once and probes each candidate
+    # task (found through the open-task indexes), so a large queue never scans cases.
+    own_case = aliased(Case)  # never correlated with a join on cases a caller may add
+    about_themselves = HumanTask.case_id.in_(
+        select(own_case.id).where(own_case.subject_employee_id.in_(own_employee_ids))
+    )
     return (
         select(HumanTask)
-        .join(Case, HumanTask.case_id == Case.id)
         .where(HumanTask.status == TaskStatus.OPEN)
         .where(or_(HumanTask.assignee_id == user.id, _role_scope_condition(user)))
-        .where(
-            or_(
-                HumanTask.lane == EMPLOYEE,
-                Case.subject_employee_id.not_in(own_employee_ids),
-            )
-        )
+        .where(or_(HumanTask.lane == EMPLOYEE, ~about_themselves))
         .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
     )
 

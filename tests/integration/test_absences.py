@@ -5,7 +5,7 @@ segregation of duties still holds."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -13,10 +13,12 @@ from sqlalchemy import func, select
 from app.clock import clock
 from app.extensions import db
 from app.models import Absence, AuditEvent, AuditEventType, HumanTask, User
+from app.models.absence import as_utc
 from app.services import absences, routing, tasks, timers
 from app.services.assignment import actionable_tasks
 from app.services.errors import Conflict, PermissionDenied, ValidationFailed
 from forms import formdata_from_json
+from tests.helpers import csrf_token, login
 from tests.queue_helpers import (
     add_person,
     deploy_hr_pool,
@@ -204,3 +206,22 @@ def test_an_escalated_next_level_officer_away_routes_onward(org) -> None:
     _away(sec1, org["owner1"])
     assert routing.resolve(sec1.id, "goal_setting", org["emp1"].employee,
                            "next_level_officer").holder_id == org["owner1"].id
+
+
+def test_the_absences_page_declares_whole_local_days_and_cancels(client, org) -> None:
+    login(client, "cso1")
+    token = csrf_token(client, "/absences")
+    response = client.post("/absences", data={
+        "csrf_token": token, "delegate": org["owner1"].id, "first_day": "2026-09-01",
+        "last_day": "2026-09-03", "reason": "Hajj leave", "processes": ["goal_setting"]})
+    assert response.status_code == 302
+    absence = db.session.scalars(select(Absence)).one()
+    karachi = timezone(timedelta(hours=5))
+    assert as_utc(absence.starts_at) == datetime(2026, 9, 1, tzinfo=karachi)
+    assert as_utc(absence.ends_at) == datetime(2026, 9, 4, tzinfo=karachi)
+    assert absence.process_keys == ["goal_setting"]
+    page = client.get("/absences").get_data(as_text=True)
+    assert "Hajj leave" in page and "Nadia Shah" in page
+    client.post(f"/absences/{absence.id}/cancel", data={"csrf_token": token})
+    db.session.expire_all()
+    assert db.session.get(Absence, absence.id).cancelled_at is not None
