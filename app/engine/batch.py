@@ -18,7 +18,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -144,18 +144,29 @@ class WorkflowStarter:
                 initargs=(self._bundle, os.getpid()),
             )
 
+    @property
+    def parallel(self) -> bool:
+        """Whether starts run in worker processes (so starting early overlaps other work)."""
+        return self._pool is not None
+
     def start_many(
         self, datas: Sequence[dict[str, Any]]
     ) -> list[StartedWorkflow | EngineError]:
         """One result per start data, in order: the started workflow, or why it could not start."""
+        return self.start_later(datas)()
+
+    def start_later(
+        self, datas: Sequence[dict[str, Any]]
+    ) -> Callable[[], list[StartedWorkflow | EngineError]]:
+        """Hand the starts to the workers now and return a function that waits for their
+        results (in this process, the work is done when the function is called)."""
+        datas = list(datas)
         if self._pool is None:
-            return _start_all(self._bundle, datas)
+            return lambda: _start_all(self._bundle, datas)
         now = clock.now()
-        chunks = [datas[i:i + CHUNK_SIZE] for i in range(0, len(datas), CHUNK_SIZE)]
-        results: list[StartedWorkflow | EngineError] = []
-        for part in self._pool.map(_start_chunk, [now] * len(chunks), chunks):
-            results.extend(part)
-        return results
+        futures = [self._pool.submit(_start_chunk, now, datas[i:i + CHUNK_SIZE])
+                    for i in range(0, len(datas), CHUNK_SIZE)]
+        return lambda: [result for future in futures for result in future.result()]
 
     def close(self) -> None:
         if self._pool is not None:

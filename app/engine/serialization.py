@@ -9,10 +9,30 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnWorkflowConverter,
+    WorkflowConverter,
+)
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
-_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+
+class _CaseStateConverter(BpmnWorkflowConverter):
+    """Serializes a workflow without its spec and its called processes' specs: those are
+    stored once per process version, and converting them for every case only to throw them
+    away was most of the cost of saving a case (a process with five call activities converts six
+    specs). The same keys as BpmnWorkflowConverter.to_dict (SpiffWorkflow 3.2.0) otherwise;
+    restoring is unchanged (`workflow_from_json` puts the specs back)."""
+
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct = WorkflowConverter.to_dict(self, workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+
+_registry = BpmnWorkflowSerializer.configure({**SPIFF_CONFIG, BpmnWorkflow: _CaseStateConverter})
 serializer = BpmnWorkflowSerializer(_registry)
 
 SERIALIZER_VERSION: str = serializer.VERSION

@@ -177,8 +177,8 @@ def running_cases(process_model_id: int, subject_ids: Collection[int]) -> dict[i
 
 def check_routable(parsed: ParsedProcess, subject: Employee) -> None:
     """Fail before starting if any step of the process cannot be routed for this subject."""
-    for task in parsed.user_tasks:
-        resolve_lane(task["lane"], subject)
+    for lane in dict.fromkeys(task["lane"] for task in parsed.user_tasks):  # each lane once
+        resolve_lane(lane, subject)
 
 
 def open_cases(
@@ -216,11 +216,13 @@ def open_cases(
         case.tasks.extend(rows)
         new_rows.append(rows)
     db.session.flush()
-    for (case, _, completed), rows in zip(opened, new_rows, strict=True):
-        for row in rows:
-            _announce_task(case, row, started_by, "assigned")
-        if completed:
-            audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case, details={})
+    with db.session.no_autoflush:  # notifications are queued for one INSERT, not one each
+        for (case, _, completed), rows in zip(opened, new_rows, strict=True):
+            for row in rows:
+                _announce_task(case, row, started_by, "assigned")
+            if completed:
+                audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case,
+                             details={})
     return [case for case, _, _ in opened]
 
 

@@ -361,6 +361,24 @@ class BatchOutcome:
     last_employee_id: int
 
 
+class _StartsAhead:
+    """Engine starts handed to the worker processes for the next batch while this batch writes
+    its rows: employee id -> the start data used. A batch uses a result only if the employee's
+    start data is still the same (the org data may change in between)."""
+
+    def __init__(self, datas: dict[int, dict[str, Any]], results: Callable[[], list[Any]]):
+        self._datas = datas
+        self._results = results
+        self._outcomes: dict[int, tuple[dict[str, Any], Any]] | None = None
+
+    def outcomes(self) -> dict[int, tuple[dict[str, Any], Any]]:
+        if self._outcomes is None:
+            results = self._results()
+            self._outcomes = {employee_id: (data, result) for (employee_id, data), result
+                              in zip(self._datas.items(), results, strict=True)}
+        return self._outcomes
+
+
 def scope_unit_ids(cycle: Cycle) -> set[int]:
     ids: set[int] = set()
     for unit in cycle.org_units:
@@ -424,8 +442,11 @@ def _launch_batch(
     after_employee_id: int,
     batch_size: int,
     starter: WorkflowStarter,
-) -> BatchOutcome | None:
-    """Launch the next batch of employees in one transaction; None when nobody is left."""
+    ahead: _StartsAhead | None = None,
+) -> tuple[BatchOutcome | None, _StartsAhead | None]:
+    """Launch the next batch of employees in one transaction; None when nobody is left. With
+    engine workers, the next batch's starts are handed to them before this batch writes, and
+    returned to be used by the next call."""
     try:
         cycle = _locked_cycle(cycle_id)
         actor = db.session.get(User, actor_id)
@@ -441,7 +462,7 @@ def _launch_batch(
         ))
         if not employees:
             db.session.rollback()
-            return None
+            return None, None
         ids = [e.id for e in employees]
         earlier = {m.employee_id: m for m in db.session.scalars(
             select(CycleMember).where(CycleMember.cycle_id == cycle_id,
@@ -476,11 +497,27 @@ def _launch_batch(
                     to_start.append(employee)
 
         cycle_data = cycle_start_data(cycle)
-        started = starter.start_many(
-            [case_start_data(cycle_data, cycle, employee) for employee in to_start])
+        datas = {e.id: case_start_data(cycle_data, cycle, e) for e in to_start}
+        prestarted = ahead.outcomes() if ahead is not None else {}
+        outcome_of = {employee_id: result for employee_id, (data, result) in prestarted.items()
+                      if datas.get(employee_id) == data}
+        missing = [employee_id for employee_id in datas if employee_id not in outcome_of]
+        outcome_of.update(zip(missing, starter.start_many([datas[i] for i in missing]),
+                              strict=True))
+        next_ahead = None
+        if starter.parallel:
+            upcoming = list(db.session.scalars(
+                select(Employee)
+                .where(Employee.id > employees[-1].id, _in_scope(unit_ids), ~_launched(cycle_id))
+                .order_by(Employee.id).limit(batch_size).options(joinedload(Employee.org_unit))
+            ))
+            upcoming_datas = {e.id: case_start_data(cycle_data, cycle, e) for e in upcoming}
+            next_ahead = _StartsAhead(upcoming_datas,
+                                      starter.start_later(list(upcoming_datas.values())))
         now = clock.now()
         ready = []
-        for employee, outcome in zip(to_start, started, strict=True):
+        for employee in to_start:
+            outcome = outcome_of[employee.id]
             if isinstance(outcome, EngineError):
                 problems[employee.id] = f"The process could not start: {outcome}"
             else:
@@ -505,7 +542,7 @@ def _launch_batch(
     except BaseException:
         db.session.rollback()
         raise
-    return BatchOutcome(len(employees), len(opened), len(problems), employees[-1].id)
+    return BatchOutcome(len(employees), len(opened), len(problems), employees[-1].id), next_ahead
 
 
 def _release(keep: set[Any]) -> None:
@@ -539,12 +576,13 @@ def launch_cycle(
                           in_scope=cycle.in_scope_count or 0)
     keep = set(db.session.identity_map.keys())
     last_id = 0
+    ahead: _StartsAhead | None = None
     if progress is not None:
         progress(result, 0)
     with starter:
         while True:
-            outcome = _with_retries(lambda after=last_id: _launch_batch(
-                cycle_id, actor_id, version_id, unit_ids, after, batch_size, starter))
+            outcome, ahead = _with_retries(lambda after=last_id, pre=ahead: _launch_batch(
+                cycle_id, actor_id, version_id, unit_ids, after, batch_size, starter, pre))
             _release(keep)
             if outcome is None:
                 break
@@ -557,7 +595,8 @@ def launch_cycle(
     return result
 
 
-def _with_retries(run: Callable[[], BatchOutcome | None]) -> BatchOutcome | None:
+def _with_retries(run: Callable[[], tuple[BatchOutcome | None, _StartsAhead | None]]
+                  ) -> tuple[BatchOutcome | None, _StartsAhead | None]:
     """A batch that collided with another launcher's (a member row already there) is re-read
     and done again: the second reading skips whoever the other launcher took."""
     for attempt in range(_BATCH_RETRIES):
@@ -567,7 +606,7 @@ def _with_retries(run: Callable[[], BatchOutcome | None]) -> BatchOutcome | None
             if attempt == _BATCH_RETRIES - 1:
                 raise
             log.info("launch batch collided with another launcher; retrying")
-    return None
+    return None, None
 
 
 def _finish_launch(cycle_id: int, actor: User, result: LaunchResult) -> None:

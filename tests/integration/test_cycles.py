@@ -21,6 +21,7 @@ from app.models import (
     CycleMember,
     CycleMemberStatus,
     CycleStatus,
+    Employee,
     HumanTask,
     Role,
     User,
@@ -494,3 +495,22 @@ def test_the_create_cycle_command_defines_a_validated_cycle(app, org) -> None:
     refused = app.test_cli_runner().invoke(args=[*args[:4], "FY bad", *args[5:-4], "--cap",
                                                  "0", "--budget", "1"])
     assert refused.exit_code != 0 and "incentive_cap_percent" in refused.output
+
+
+def test_a_start_computed_ahead_is_redone_if_the_employee_changed_meanwhile(
+    org, department
+) -> None:
+    """With workers, the next batch's starts run while this batch writes: an employee whose
+    data changed in between gets a case started from the new data."""
+    cycle = cycles.create_cycle(org["hr1"], cycle_input())
+    changed = department[5]  # id 13: in the second batch of 10, started ahead during the first
+    assert changed == 13
+
+    def raise_pay(result: cycles.LaunchResult, processed: int) -> None:
+        if result.cases_started + result.not_launched == 10:  # after the first batch
+            db.session.get(Employee, changed).base_pay = Decimal("300000")
+            db.session.commit()
+
+    cycles.launch_cycle(cycle.id, org["hr1"], batch_size=10, workers=1, progress=raise_pay)
+    case = next(c for c in _cases_of(cycle.id) if c.subject_employee_id == changed)
+    assert cases.view_case(org["admin"], case.id).data["incentive_cap"]["amount"] == 60000.0

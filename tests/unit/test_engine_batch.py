@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,10 +44,12 @@ def test_started_workflows_answer_like_a_live_runtime(workers: int) -> None:
     assert expected[1] == FROZEN + timedelta(days=1)  # computed from the parent's frozen clock
 
 
-def test_a_started_workflow_loads_back_into_a_runtime() -> None:
+def test_a_started_workflow_is_stored_without_its_spec_and_loads_back() -> None:
     process = parse_process(MINIMAL.read_bytes(), MINIMAL.name)
     with WorkflowStarter(MINIMAL.read_bytes(), MINIMAL.name) as starter:
         [started] = starter.start_many([{"numbers": [1, 2]}])
+    state = json.loads(started.state_json)
+    assert "spec" not in state and "subprocess_specs" not in state  # kept on the version
     runtime = WorkflowRuntime.load(process, *started.dump())
     assert runtime.current_data()["label"] == "total 6"
     assert [t.task_name for t in runtime.ready_human_tasks()] == ["ask"]
