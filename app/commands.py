@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Employee, OrgUnit, Role, User
-from app.services import audit, cases, demo, notifications, process_models, timers, users
+from app.services import audit, cases, cycles, demo, notifications, process_models, timers, users
 from app.services.errors import ServiceError
 
 
@@ -56,6 +56,9 @@ def register(app: Flask) -> None:
         )
         case = cases.start_case("goal_setting", emp2.id, hr)
         click.echo(f"Demo data created; goal-setting case #{case.id} started for emp2.")
+        cycle = cycles.define_demo_cycle(hr)
+        click.echo(f"Cycle #{cycle.id} “{cycle.name}” defined (not launched): "
+                   f"flask launch-cycle {cycle.id}")
 
     @app.cli.command("run-timers")
     @click.option("--once", is_flag=True, help="One pass, then exit (for cron or tests)")

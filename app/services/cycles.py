@@ -311,6 +311,22 @@ def list_cycles(user: User) -> list[Cycle]:
     return [cycle for cycle in cycles if can_view_cycle(user, cycle)]
 
 
+def define_demo_cycle(hr: User) -> Cycle:
+    """The demo department's performance year (this calendar year), defined but not launched:
+    the README walks through launching it. Only `flask seed-demo` calls this."""
+    year = clock.now().year
+    process = "annual_appraisal" if "annual_appraisal" in {
+        m.key for m in process_models.startable_processes()} else "goal_setting"
+    health = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "KP-HEALTH"))
+    return create_cycle(hr, CycleInput(
+        name=f"Health Department performance year {year}", year=year, process_key=process,
+        org_unit_ids=[health.id], starts_on=date(year, 1, 1), mid_year_on=date(year, 7, 1),
+        interview_opens_on=date(year, 12, 1), interview_closes_on=date(year, 12, 20),
+        ends_on=date(year, 12, 31), incentive_cap_percent=Decimal("20"),
+        budget=Decimal("2000000"), incentive_threshold_amount=Decimal("25000"),
+    ))
+
+
 # --- what each case of a cycle starts with ----------------------------------------------------
 
 

@@ -514,3 +514,13 @@ def test_a_start_computed_ahead_is_redone_if_the_employee_changed_meanwhile(
     cycles.launch_cycle(cycle.id, org["hr1"], batch_size=10, workers=1, progress=raise_pay)
     case = next(c for c in _cases_of(cycle.id) if c.subject_employee_id == changed)
     assert cases.view_case(org["admin"], case.id).data["incentive_cap"]["amount"] == 60000.0
+
+
+def test_the_demo_seed_defines_the_departments_cycle_without_launching_it(app) -> None:
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    [cycle] = cycles.list_cycles(db.session.scalar(select(User).where(User.username == "admin")))
+    assert cycle.status == CycleStatus.DRAFT and cycle.org_units[0].code == "KP-HEALTH"
+    assert cycle.name == f"Health Department performance year {clock.now().year}"
+    assert f"flask launch-cycle {cycle.id}" in result.output
+    assert _count(CycleMember) == 0
