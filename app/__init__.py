@@ -25,6 +25,7 @@ def create_app(config_name: str | None = None, overrides: dict[str, Any] | None 
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     register_request_ids(app)
+    register_input_guards(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -118,6 +119,35 @@ def register_security_headers(app: Flask) -> None:
             response.headers.setdefault(
                 "Strict-Transport-Security", f"max-age={app.config['HSTS_SECONDS']}")
         return response
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def register_input_guards(app: Flask) -> None:
+    """Refuse text with NUL characters anywhere in a request (path, query, form, JSON): no field
+    of the app means one, and PostgreSQL cannot store them (a driver error, i.e. a 500, instead
+    of a clear 400)."""
+    from flask import abort, request
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        values: list[Any] = [request.path, *request.args.keys(), *request.args.values()]
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            if request.is_json:
+                values.append(request.get_json(silent=True))
+            elif request.mimetype in ("application/x-www-form-urlencoded",
+                                      "multipart/form-data"):
+                values.extend([*request.form.keys(), *request.form.values()])
+        if any(_has_nul(v) for v in values):
+            abort(400, "Text in a request may not contain NUL characters.")
 
 
 class DatabaseIdConverter(IntegerConverter):

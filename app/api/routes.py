@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
@@ -41,7 +42,12 @@ def _json_body() -> dict[str, Any]:
 
 
 def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+    """RFC 3339 with its offset. SQLite hands back naive datetimes; every stored time is UTC."""
+    if value is None:
+        return None
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
 
 
 def task_json(task: HumanTask) -> dict[str, Any]:
@@ -126,10 +132,26 @@ def list_tasks():  # noqa: ANN201
     })
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
+
+
+def _is_id(value: Any) -> bool:
+    """A whole number that can be a row id: larger ones would be a driver error, not a 404."""
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def _text(body: dict[str, Any], name: str) -> str | None:
+    """An optional free-text field: a string or null, nothing else."""
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed(f"{name} must be text.", {name: ["Must be a string."]})
+    return value
+
+
 def _user_ref(value: Any) -> int | None:
     """A user given by id or username."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value if _is_id(value) else None
     if isinstance(value, str):
         return delegation.user_id_for(value)
     return None
@@ -153,7 +175,7 @@ def delegate_task(task_id: int):  # noqa: ANN201
     """{"to": "username" or id, "note": "..."}"""
     body = _json_body()
     task = delegation.delegate_task(g.api_user, task_id, _user_ref(body.get("to")),
-                                    body.get("note"))
+                                    _text(body, "note"))
     return jsonify({"task": task_json(task)})
 
 
@@ -161,7 +183,7 @@ def delegate_task(task_id: int):  # noqa: ANN201
 @token_required
 def hand_back_task(task_id: int):  # noqa: ANN201
     body = request.get_json(silent=True) or {}
-    note = body.get("note") if isinstance(body, dict) else None
+    note = _text(body, "note") if isinstance(body, dict) else None
     return jsonify({"task": task_json(delegation.hand_back_task(g.api_user, task_id, note))})
 
 
@@ -177,7 +199,7 @@ def reassign_task(task_id: int):  # noqa: ANN201
     """{"to": "username" or id, "reason": "..."} (administrators and HR)."""
     body = _json_body()
     task = delegation.reassign_task(g.api_user, task_id, _user_ref(body.get("to")),
-                                    body.get("reason"))
+                                    _text(body, "reason"))
     return jsonify({"task": task_json(task)})
 
 
@@ -188,10 +210,10 @@ def bulk_tasks():  # noqa: ANN201
     completed separately; 200 with every outcome, whatever failed."""
     body = _json_body()
     ids = body.get("task_ids")
-    if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+    if not isinstance(ids, list) or not all(_is_id(i) for i in ids):
         raise ValidationFailed("task_ids must be a list of task ids.", {"task_ids": ["Invalid."]})
     result = queues.bulk_complete(g.api_user, ids, str(body.get("action", "")),
-                                  body.get("comment"))
+                                  _text(body, "comment"))
     return jsonify({
         "action": result.action,
         "succeeded": result.succeeded,
@@ -233,7 +255,7 @@ def start_case():  # noqa: ANN201
     errors = {}
     if not isinstance(process, str):
         errors["process"] = ["Give the process key, e.g. goal_setting."]
-    if not isinstance(subject, int | str) or isinstance(subject, bool):
+    if not (_is_id(subject) or isinstance(subject, str)):
         errors["subject"] = ["Give the subject's employee id or employee number."]
     if errors:
         raise ValidationFailed("process and subject are required.", errors)

@@ -36,6 +36,7 @@ SORTS = {
     "step": (HumanTask.title, HumanTask.due_at, HumanTask.id),
 }
 MAX_PER_PAGE = 200
+MAX_INT = 2**31 - 1
 BULK_ACTIONS = ("approve", "return")
 MAX_BULK = 200
 
@@ -57,9 +58,12 @@ class QueueFilters:
 
         def integer(name: str, default: int | None) -> int | None:
             try:
-                return int(args.get(name)) if args.get(name) not in (None, "") else default
+                value = int(args.get(name)) if args.get(name) not in (None, "") else default
             except (TypeError, ValueError):
                 return default
+            # Ids and page numbers fit the database's 32-bit integers; a larger one would be a
+            # driver error (PostgreSQL: integer out of range), not an empty page.
+            return value if value is None or abs(value) <= MAX_INT else default
 
         due_before = None
         if args.get("due_before"):
@@ -70,7 +74,10 @@ class QueueFilters:
             if due_before is not None and due_before.tzinfo is None:
                 due_before = due_before.replace(tzinfo=clock.now().tzinfo)
             if due_before is not None and len(args["due_before"]) == 10:  # a date: whole day
-                due_before += timedelta(days=1)
+                try:
+                    due_before += timedelta(days=1)
+                except OverflowError:  # 9999-12-31: the end of time, so no filter at all
+                    due_before = None
         sort = args.get("sort") or "due"
         return cls(
             process=args.get("process") or None,
