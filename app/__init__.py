@@ -56,6 +56,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from app.api import api_bp
     from app.blueprints.absences import bp as absences_bp
+    from app.blueprints.account import bp as account_bp
     from app.blueprints.audit import bp as audit_bp
     from app.blueprints.auth import bp as auth_bp
     from app.blueprints.calibration import bp as calibration_bp
@@ -69,6 +70,7 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(account_bp)
     app.register_blueprint(tasks_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(calibration_bp)
@@ -143,8 +145,9 @@ def register_input_guards(app: Flask) -> None:
         if request.method in ("POST", "PUT", "PATCH", "DELETE"):
             if request.is_json:
                 values.append(request.get_json(silent=True))
-            elif request.mimetype in ("application/x-www-form-urlencoded",
-                                      "multipart/form-data"):
+            elif request.mimetype == "application/x-www-form-urlencoded":
+                # Not multipart: uploads are parsed by their own views, under their own size
+                # limit (reading them here would apply the app's 2 MB one first).
                 values.extend([*request.form.keys(), *request.form.values()])
         if any(_has_nul(v) for v in values):
             abort(400, "Text in a request may not contain NUL characters.")

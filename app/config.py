@@ -54,6 +54,12 @@ class Config:
     # is then the socket's, which is what login throttling counts by).
     PROXY_COUNT = int(os.environ.get("MEEZAN_PROXY_COUNT", "0"))
     HSTS_SECONDS = 0
+    # Sign-in throttling: this many failures within the window lock the username (or the client
+    # address, with its higher limit) out for the lockout period.
+    LOGIN_MAX_FAILURES = int(os.environ.get("MEEZAN_LOGIN_MAX_FAILURES", "5"))
+    LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("MEEZAN_LOGIN_MAX_FAILURES_PER_IP", "20"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("MEEZAN_LOGIN_WINDOW_MINUTES", "15"))
+    LOGIN_LOCKOUT_MINUTES = int(os.environ.get("MEEZAN_LOGIN_LOCKOUT_MINUTES", "15"))
     TESTING = False
 
     def __init__(self, instance_path: str) -> None:

@@ -111,7 +111,10 @@ def create_token():  # noqa: ANN201
             k: ["This field is required."] for k in ("username", "password")
             if not isinstance(body.get(k), str)
         })
-    user: User | None = auth.authenticate(username, password, channel="api")
+    otp = body.get("otp")
+    user: User | None = auth.authenticate(username, password, channel="api",
+                                          client_ip=request.remote_addr,
+                                          otp=otp if isinstance(otp, str) else None)
     if user is None:
         raise Unauthorized("Wrong username or password.")
     token, expires_at = auth.issue_token(user, current_app.config["API_TOKEN_TTL_HOURS"])

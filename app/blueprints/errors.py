@@ -26,10 +26,13 @@ def _wants_json() -> bool:
 def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def service_error(exc: ServiceError):  # noqa: ANN202
+        headers = {}
+        if exc.details.get("retry_after"):
+            headers["Retry-After"] = str(exc.details["retry_after"])
         if _wants_json():
-            return jsonify(exc.to_dict()), exc.status_code
+            return jsonify(exc.to_dict()), exc.status_code, headers
         return render_template("errors/error.html", code=exc.status_code,
-                               message=exc.message), exc.status_code
+                               message=exc.message), exc.status_code, headers
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # noqa: ANN202

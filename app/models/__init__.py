@@ -14,6 +14,7 @@ from app.models.notification import (
 )
 from app.models.org import Employee, OrgUnit
 from app.models.process_model import ProcessDraft, ProcessModel, ProcessVersion
+from app.models.security import LoginThrottle, RecoveryCode
 from app.models.task import HumanTask, TaskStatus
 from app.models.user import ApiToken, Role, User, UserRole
 
@@ -35,6 +36,7 @@ __all__ = [
     "DeliveryMode",
     "Employee",
     "HumanTask",
+    "LoginThrottle",
     "IncentiveAward",
     "Notification",
     "NotificationKind",
@@ -44,6 +46,7 @@ __all__ = [
     "ProcessDraft",
     "ProcessModel",
     "ProcessVersion",
+    "RecoveryCode",
     "Role",
     "TaskStatus",
     "User",

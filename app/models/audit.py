@@ -55,6 +55,9 @@ class AuditEventType(enum.StrEnum):
     USER_LOGGED_OUT = "user_logged_out"
     USER_PASSWORD_SET = "user_password_set"  # noqa: S105 - an event name
     API_TOKEN_ISSUED = "api_token_issued"  # noqa: S105 - an event name
+    USER_LOCKED_OUT = "user_locked_out"  # too many failed sign-ins (a username or an address)
+    USER_TWO_FACTOR_ENABLED = "user_two_factor_enabled"
+    USER_TWO_FACTOR_DISABLED = "user_two_factor_disabled"
 
 
 class AuditEvent(db.Model):

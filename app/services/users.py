@@ -6,11 +6,19 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEventType, Role, User, UserRole
-from app.services import audit
+from app.services import audit, passwords
 from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.passwords import MIN_PASSWORD_LENGTH
 from app.services.transaction import unit_of_work
 
-MIN_PASSWORD_LENGTH = 10
+__all__ = ["MIN_PASSWORD_LENGTH", "check_password_policy", "create_user", "set_password"]
+
+
+def check_password_policy(password: str, username: str) -> None:
+    """Refuse a password the policy (app/services/passwords.py) does not accept."""
+    found = passwords.problems(password, username)
+    if found:
+        raise ValidationFailed(" ".join(found), {"password": found})
 
 
 def create_user(
@@ -19,11 +27,7 @@ def create_user(
     username = username.strip()
     if not username or len(username) > 80:
         raise ValidationFailed("A username has 1 to 80 characters.", {"username": ["Invalid."]})
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"A password has at least {MIN_PASSWORD_LENGTH} characters.",
-            {"password": ["Too short."]},
-        )
+    check_password_policy(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.")
     with unit_of_work():
@@ -37,11 +41,7 @@ def create_user(
 def set_password(username: str, password: str) -> User:
     """An administrator's (CLI) way to give a login a password, e.g. one created by an org data
     import, which has none."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValidationFailed(
-            f"A password has at least {MIN_PASSWORD_LENGTH} characters.",
-            {"password": ["Too short."]},
-        )
+    check_password_policy(password, username)
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"No user named {username!r}.")
