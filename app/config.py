@@ -102,6 +102,9 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = True
     # Still a real salted hash, with fewer rounds so the suite does not spend its time hashing.
     PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105 - a hash method, not a secret
+    # Crash tests only (app/faults.py): pause at a named point so a test can kill the process.
+    FAULT_PAUSE_AT = os.environ.get("MEEZAN_FAULT_PAUSE_AT")
+    FAULT_MARKER = os.environ.get("MEEZAN_FAULT_MARKER")
 
     def __init__(self, instance_path: str) -> None:
         super().__init__(instance_path)

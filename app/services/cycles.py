@@ -31,6 +31,7 @@ from app.clock import clock
 from app.engine import EngineError
 from app.engine.batch import WorkflowStarter
 from app.extensions import db
+from app.faults import pause_point
 from app.models import (
     AuditEventType,
     Cycle,
@@ -554,6 +555,8 @@ def _launch_batch(
             member.attempted_at = now
             db.session.add(member)
         cycle.launch_heartbeat_at = now
+        db.session.flush()
+        pause_point("cycle_launch.batch_before_commit")
         db.session.commit()
     except BaseException:
         db.session.rollback()

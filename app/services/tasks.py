@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine import EngineError, TaskNotReadyError, WorkflowRuntime
 from app.extensions import db
+from app.faults import pause_point
 from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus, User
 from app.models.base import utcnow
 from app.services import audit, process_models, task_rules
@@ -137,6 +138,8 @@ def complete_task(
         save_runtime(case, runtime, user,
                      why="returned" if form_class.is_return(data) else "assigned")
         task_rules.after_complete(task, runtime, user)
+        db.session.flush()
+        pause_point("task_completion.before_commit")
         db.session.commit()
     except StaleDataError as exc:
         db.session.rollback()

@@ -17,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.clock import clock
 from app.engine import EngineError, FiredTimer, WorkflowRuntime
 from app.extensions import db
+from app.faults import pause_point
 from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus
 from app.services import absences, audit, notifications, process_models, routing
 from app.services.cases import save_runtime
@@ -76,6 +77,8 @@ def fire_case_timers(case_id: int) -> int:
             _follow_up(timer, open_tasks.get(timer.attached_to or ""))
         escalated = any(t.purpose == ESCALATION for t in fired)
         save_runtime(case, runtime, actor=None, why="escalated" if escalated else "assigned")
+        db.session.flush()
+        pause_point("timer_run.before_commit")
         db.session.commit()
         return len(fired)
     except StaleDataError:
