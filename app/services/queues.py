@@ -141,13 +141,17 @@ def queue_page(user: User, filters: QueueFilters) -> QueuePage:
     process and people joined in, so sorting a large queue never drags the joins along."""
     now = clock.now()
     query = _filtered(user, filters, now)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    ids = list(db.session.scalars(
-        query.with_only_columns(HumanTask.id)
+    # The page's ids and the queue's total in one pass (a window count); a page past the end
+    # has no rows to carry the total, so only then is it counted separately.
+    rows = db.session.execute(
+        query.with_only_columns(HumanTask.id, func.count().over())
         .order_by(*SORTS[filters.sort])
         .offset((filters.page - 1) * filters.per_page)
         .limit(filters.per_page)
-    ))
+    ).all()
+    ids = [task_id for task_id, _ in rows]
+    total = rows[0][1] if rows else (
+        db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
     loaded = {task.id: task for task in db.session.scalars(
         select(HumanTask).where(HumanTask.id.in_(ids)).options(
             joinedload(HumanTask.case).joinedload(Case.subject).joinedload(Employee.org_unit),
