@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql import Select
 
 from app.extensions import db
-from app.models import Case, Employee, HumanTask, Role, TaskStatus, User
+from app.models import Case, Employee, HumanTask, ProcessVersion, Role, TaskStatus, User
 from app.services.errors import AssignmentError
 from app.services.org import descendant_unit_ids
 
@@ -205,5 +205,18 @@ def may_act_on(user: User, task: HumanTask) -> bool:
     return False
 
 
-def actionable_tasks(user: User) -> list[HumanTask]:
-    return list(db.session.scalars(actionable_tasks_query(user)))
+# My tasks lists at most this many (soonest due first); the paginated queue shows them all.
+MY_TASKS_LIMIT = 200
+
+
+def actionable_tasks(user: User, limit: int = MY_TASKS_LIMIT) -> list[HumanTask]:
+    """The user's soonest-due open tasks, with what a task list shows loaded in the same query
+    (an officer may hold thousands: one query, not one per row)."""
+    return list(db.session.scalars(
+        actionable_tasks_query(user).limit(limit).options(
+            joinedload(HumanTask.case).joinedload(Case.subject),
+            joinedload(HumanTask.case).joinedload(Case.process_version)
+            .defer(ProcessVersion.bpmn_xml).joinedload(ProcessVersion.process_model),
+            joinedload(HumanTask.assignee),
+        )
+    ))
