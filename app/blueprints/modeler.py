@@ -14,6 +14,7 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
+    abort,
     flash,
     jsonify,
     make_response,
@@ -59,6 +60,15 @@ class DiffForm(FlaskForm):
 
     old = IntegerField("From version", [InputRequired(), NumberRange(min=1)])
     new = IntegerField("To version", [InputRequired(), NumberRange(min=1)])
+
+
+@bp.before_request
+def process_owners_only() -> None:
+    """Every page here but the case diagram is for process owners and administrators: refuse
+    others before any form is read, so the answer is a plain 403 whatever they sent."""
+    if (request.endpoint != "modeler.case_diagram" and current_user.is_authenticated
+            and not modeler.may_model(current_user)):
+        abort(403, "Processes are maintained by process owners and administrators.")
 
 
 def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
