@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import aliased, joinedload
+from sqlalchemy.orm import aliased, defer, joinedload
 
 from app.clock import clock
 from app.extensions import db
@@ -166,6 +166,21 @@ def queue_page(user: User, filters: QueueFilters) -> QueuePage:
     return QueuePage(items, total, filters, now)
 
 
+# (version id, content hash) -> the version's user tasks; a version never changes.
+_STEPS: dict[tuple[int, str], list[tuple[str, str]]] = {}
+
+
+def _steps_of(version: ProcessVersion) -> list[tuple[str, str]]:
+    key = (version.id, version.content_hash)
+    if key not in _STEPS:
+        try:
+            parsed = process_models.parsed_version(version)
+        except ServiceError:  # a version that no longer parses offers no steps
+            return []
+        _STEPS[key] = [(t["id"], t["name"]) for t in parsed.user_tasks]
+    return _STEPS[key]
+
+
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
     """Processes, their steps (from the current diagrams, parsed once and cached) and org units
     to filter the queue by: no scan of the task table."""
@@ -174,16 +189,12 @@ def filter_choices() -> dict[str, list[tuple[str, str]]]:
     newest = select(ProcessVersion.process_model_id,
                     func.max(ProcessVersion.version).label("version")).group_by(
         ProcessVersion.process_model_id).subquery()
-    latest = {v.process_model_id: v for v in db.session.scalars(
-        select(ProcessVersion).join(newest, (newest.c.process_model_id ==
-                                             ProcessVersion.process_model_id)
-                                    & (newest.c.version == ProcessVersion.version)))}
-    for version in latest.values():
-        try:
-            steps.update((t["id"], t["name"])
-                         for t in process_models.parsed_version(version).user_tasks)
-        except ServiceError:  # a version that no longer parses offers no steps
-            continue
+    latest = db.session.scalars(
+        select(ProcessVersion).options(defer(ProcessVersion.bpmn_xml))
+        .join(newest, (newest.c.process_model_id == ProcessVersion.process_model_id)
+              & (newest.c.version == ProcessVersion.version)))
+    for version in latest:
+        steps.update(_steps_of(version))
     units = [(str(u.id), u.name) for u in db.session.scalars(
         select(OrgUnit).order_by(OrgUnit.name).limit(500))]
     return {"processes": [(m.key, m.name) for m in models],
