@@ -37,7 +37,11 @@ def import_org():  # noqa: ANN201
     status = 200
     if form.validate_on_submit():
         upload = form.file.data
-        report = org_import.import_org_csv(current_user, upload.read(),
+        try:  # a large upload is spooled to a temporary file: release it as soon as it is read
+            content = upload.read()
+        finally:
+            upload.close()
+        report = org_import.import_org_csv(current_user, content,
                                            secure_filename(upload.filename or "") or "upload.csv",
                                            dry_run=form.dry_run.data)
         status = 200 if report.ok else 422
