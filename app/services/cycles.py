@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload, selectinload
 
@@ -68,6 +68,11 @@ DEFAULT_BATCH_SIZE = 500
 # A launch whose last batch committed longer ago than this is taken to have been interrupted.
 STALLED_AFTER = timedelta(minutes=2)
 _BATCH_RETRIES = 3
+# A launch adds a row per employee to several tables; planner statistics taken when they were
+# nearly empty make PostgreSQL scan them whole (seconds per batch at 100,000 people) until
+# autovacuum re-analyzes them — if it runs at all. So the launch refreshes them itself.
+ANALYZE_EVERY = 10_000
+_GROWING_TABLES = "cases, cycle_members, human_tasks, audit_events, notifications"
 
 
 # --- defining a cycle -------------------------------------------------------------------------
@@ -596,22 +601,34 @@ def launch_cycle(
     keep = set(db.session.identity_map.keys())
     last_id = 0
     ahead: _StartsAhead | None = None
+    since_analyze = 0
     if progress is not None:
         progress(result, 0)
     with starter:
         while True:
+            if since_analyze >= ANALYZE_EVERY:
+                _refresh_statistics()
+                since_analyze = 0
             outcome, ahead = _with_retries(lambda after=last_id, pre=ahead: _launch_batch(
                 cycle_id, actor_id, version_id, unit_ids, after, batch_size, starter, pre))
             _release(keep)
             if outcome is None:
                 break
             last_id = outcome.last_employee_id
+            since_analyze += outcome.processed
             result.cases_started += outcome.cases_started
             result.not_launched += outcome.not_launched
             if progress is not None:
                 progress(result, outcome.processed)
     _finish_launch(cycle_id, db.session.get(User, actor_id), result)
     return result
+
+
+def _refresh_statistics() -> None:
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite plans these queries by their indexes alone
+    with unit_of_work():
+        db.session.execute(text(f"ANALYZE {_GROWING_TABLES}"))
 
 
 def _with_retries(run: Callable[[], tuple[BatchOutcome | None, _StartsAhead | None]]

@@ -3,13 +3,14 @@ and launching one case per employee in scope — reported per employee, idempote
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import clock
@@ -524,3 +525,23 @@ def test_the_demo_seed_defines_the_departments_cycle_without_launching_it(app) -
     assert cycle.name == f"Health Department performance year {clock.now().year}"
     assert f"flask launch-cycle {cycle.id}" in result.output
     assert _count(CycleMember) == 0
+
+
+def test_a_long_launch_refreshes_the_planner_statistics_of_the_tables_it_grows(
+    org, department, monkeypatch, is_postgres
+) -> None:
+    if not is_postgres:
+        pytest.skip("planner statistics are PostgreSQL's")
+    monkeypatch.setattr(cycles, "ANALYZE_EVERY", 10)
+    started = db.session.scalar(text("SELECT now()"))
+    db.session.commit()
+    cycle = cycles.create_cycle(org["hr1"], cycle_input())
+    cycles.launch_cycle(cycle.id, org["hr1"], batch_size=10)
+    for _ in range(50):  # the server publishes its statistics within a second or so
+        db.session.rollback()
+        analyzed = db.session.scalar(text(
+            "SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'cycle_members'"))
+        if analyzed is not None and analyzed >= started:
+            break
+        time.sleep(0.1)
+    assert analyzed is not None and analyzed >= started
