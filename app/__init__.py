@@ -6,11 +6,14 @@ import logging
 from typing import Any
 
 from flask import Flask
+from flask_babel import gettext
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
+from app import i18n
 from app.config import load_config
 from app.extensions import csrf, db, login_manager, migrate
+from app.i18n import N_
 from app.observability import configure_logging, register_request_ids
 
 
@@ -45,7 +48,9 @@ def register_extensions(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "Please sign in to continue."
+    login_manager.login_message = N_("Please sign in to continue.")
+    login_manager.localize_callback = gettext  # flashed in the reader's language
+    i18n.register(app)  # Flask-Babel, the language switcher and its template helpers
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:

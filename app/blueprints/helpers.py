@@ -5,26 +5,29 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from app.extensions import db
+from app.i18n import format_day, format_when
 from app.models import User
 
 EVENT_LABELS = {
-    "case_started": "started the case",
-    "case_completed": "case completed",
-    "task_assigned": "task assigned",
-    "task_completed": "completed",
-    "process_version_deployed": "deployed a process version",
-    "task_claimed": "claimed",
-    "task_unclaimed": "returned to the pool",
-    "task_delegated": "delegated",
-    "task_handed_back": "handed back",
-    "task_recalled": "recalled",
-    "task_reassigned": "reassigned",
-    "task_rerouted": "rerouted",
-    "task_escalated": "escalated",
-    "task_reminded": "reminder sent for",
+    "case_started": _l("started the case"),
+    "case_completed": _l("case completed"),
+    "task_assigned": _l("task assigned"),
+    "task_completed": _l("completed"),
+    "process_version_deployed": _l("deployed a process version"),
+    "task_claimed": _l("claimed"),
+    "task_unclaimed": _l("returned to the pool"),
+    "task_delegated": _l("delegated"),
+    "task_handed_back": _l("handed back"),
+    "task_recalled": _l("recalled"),
+    "task_reassigned": _l("reassigned"),
+    "task_rerouted": _l("rerouted"),
+    "task_escalated": _l("escalated"),
+    "task_reminded": _l("reminder sent for"),
 }
 # Events about moving a task between people, shown with their target, reason and note.
 TASK_MOVE_EVENTS = ("task_claimed", "task_unclaimed", "task_delegated", "task_handed_back",
@@ -33,10 +36,23 @@ TASK_MOVE_EVENTS = ("task_claimed", "task_unclaimed", "task_delegated", "task_ha
 
 
 DECISION_LABELS = {
-    "agree": "agreed to the scorecard",
-    "approve": "approved",
-    "return": "sent it back",
+    "agree": _l("agreed to the scorecard"),
+    "approve": _l("approved"),
+    "return": _l("sent it back"),
 }
+
+
+KPI_FIELD_LABELS = {"kind": _l("kind"), "unit": _l("unit"), "target": _l("target"),
+                    "weight": _l("weight")}
+
+
+# How a role reads inside "any … officer" ("any HR officer", "any finance officer").
+ROLE_LABELS = {"hr": _l("HR"), "finance": _l("finance"), "admin": _l("admin"),
+               "process_owner": _l("process owner"), "auditor": _l("auditor")}
+
+
+def role_label(role: str) -> str:
+    return str(ROLE_LABELS.get(role, role))
 
 
 def _number(value: object) -> str:
@@ -46,20 +62,22 @@ def _number(value: object) -> str:
 def describe_scorecard_changes(before: list[dict], after: list[dict]) -> list[str]:
     """What a redesign changed, KPI by KPI, in words an auditor can read."""
     if not before:
-        return [f"designed {len(after)} KPIs"]
+        return [gettext("designed %(count)s KPIs", count=len(after))]
     lines = []
     old = {k["name"]: k for k in before}
     new = {k["name"]: k for k in after}
     for name in new.keys() - old.keys():
-        lines.append(f"added “{name}”")
+        lines.append(gettext("added “%(name)s”", name=name))
     for name in old.keys() - new.keys():
-        lines.append(f"removed “{name}”")
+        lines.append(gettext("removed “%(name)s”", name=name))
     for name in new.keys() & old.keys():
         for field in ("kind", "unit", "target", "weight"):
             if old[name].get(field) != new[name].get(field):
-                lines.append(f"“{name}” {field} {_number(old[name].get(field))} → "
-                             f"{_number(new[name].get(field))}")
-    return sorted(lines) or ["resubmitted unchanged"]
+                lines.append(gettext(
+                    "“%(name)s” %(field)s %(before)s → %(after)s", name=name,
+                    field=str(KPI_FIELD_LABELS[field]), before=_number(old[name].get(field)),
+                    after=_number(new[name].get(field))))
+    return sorted(lines) or [gettext("resubmitted unchanged")]
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -71,13 +89,11 @@ def register(app: Flask) -> None:
 
     @app.template_filter("when")
     def when(value: datetime | None) -> str:
-        if value is None:
-            return "—"
-        return _as_utc(value).strftime("%d %b %Y %H:%M UTC")
+        return format_when(value)
 
     @app.template_filter("day")
     def day(value: datetime | None) -> str:
-        return "—" if value is None else _as_utc(value).strftime("%d %b %Y")
+        return format_day(value)
 
     @app.template_filter("overdue")
     def overdue(value: datetime | None) -> bool:
@@ -86,9 +102,11 @@ def register(app: Flask) -> None:
     @app.template_filter("username")
     def username(user_id: int | None) -> str:
         if user_id is None:
-            return "system"
+            return gettext("system")
         user = db.session.get(User, user_id)
-        return user.full_name + f" ({user.username})" if user else f"user {user_id}"
+        if user is None:
+            return gettext("user %(id)s", id=user_id)
+        return f"{user.full_name} ({user.username})"
 
     @app.template_filter("person_label")
     def person_label(username_value: str) -> str:
@@ -98,13 +116,13 @@ def register(app: Flask) -> None:
     @app.template_filter("iso_day")
     def iso_day(value: str) -> str:
         try:
-            return _as_utc(datetime.fromisoformat(value)).strftime("%d %b %Y")
+            return format_day(datetime.fromisoformat(value))
         except (TypeError, ValueError):
             return str(value)
 
     @app.template_filter("decision_label")
     def decision_label(value: str) -> str:
-        return DECISION_LABELS.get(str(value), str(value))
+        return str(DECISION_LABELS.get(str(value), str(value)))
 
     @app.template_global("scorecard_changes")
     def scorecard_changes(before: list | None, after: list | None) -> list[str]:
@@ -112,7 +130,7 @@ def register(app: Flask) -> None:
 
     @app.template_filter("event_label")
     def event_label(value: str) -> str:
-        return EVENT_LABELS.get(str(value), str(value).replace("_", " "))
+        return str(EVENT_LABELS.get(str(value), str(value).replace("_", " ")))
 
     @app.template_filter("assignee_label")
     def assignee_label(task: object) -> str:
@@ -120,4 +138,6 @@ def register(app: Flask) -> None:
         if assignee is not None:
             return f"{assignee.full_name} ({assignee.username})"
         role = getattr(task, "candidate_role", None)
-        return f"any {role.upper() if role == 'hr' else role} officer" if role else "unassigned"
+        if not role:
+            return gettext("unassigned")
+        return gettext("any %(role)s officer", role=role_label(role))

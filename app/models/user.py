@@ -45,6 +45,8 @@ class User(UserMixin, db.Model):
     totp_secret: Mapped[str | None] = mapped_column(String(64))
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     totp_last_timecode: Mapped[int | None] = mapped_column(BigInteger)
+    # The interface language the person chose ("en", "ur"); None: follow the browser.
+    locale: Mapped[str | None] = mapped_column(String(8))
 
     roles: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

@@ -55,6 +55,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "auth.login": {"GET": EVERYONE, "POST": EVERYONE},
     "auth.second_factor": {"GET": NOBODY, "POST": NOBODY},  # see SIGN_IN_STEPS
     "auth.logout": {"POST": SIGNED_IN},
+    "i18n.set_language": {"POST": EVERYONE},  # the language switcher, signed in or not
     "account.two_factor_page": {"GET": SIGNED_IN},
     "account.setup": {"POST": SIGNED_IN - {"employee", "process_owner", "auditor"}},
     "account.confirm": {"POST": SIGNED_IN},

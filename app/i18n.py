@@ -1,0 +1,141 @@
+"""The interface language: English or Urdu, chosen by each person and remembered.
+
+Which language a page is in: the signed-in person's saved choice (``users.locale``), else the
+choice an anonymous visitor made (a cookie, so the sign-in page itself can be read in Urdu),
+else the browser's Accept-Language among the languages we have, else English. The JSON API
+always answers in English: its messages are read by programs and the people who write them, and
+a client should not see different error texts depending on its HTTP library's headers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from babel import Locale
+from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from app.extensions import babel, db
+
+DEFAULT_LOCALE = "en"
+# Code → the language's own name (what the switcher shows: a reader of Urdu looks for "اردو").
+LANGUAGES: dict[str, str] = {"en": "English", "ur": "اردو"}
+LOCALE_COOKIE = "meezan_lang"
+LOCALE_COOKIE_MAX_AGE = 365 * 24 * 3600
+TRANSLATIONS_DIR = Path(__file__).resolve().parent / "translations"
+
+bp = Blueprint("i18n", __name__)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name the extractor looks for
+    """Mark a message for the catalogue where it must stay plain text until it is shown
+    (translated then by whoever shows it, e.g. Flask-Login's localize_callback)."""
+    return message
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector (see the module docstring for the order)."""
+    if not request:
+        return DEFAULT_LOCALE
+    if request.path.startswith("/api/"):
+        return DEFAULT_LOCALE
+    user_choice = _saved_choice()
+    if user_choice:
+        return user_choice
+    cookie = request.cookies.get(LOCALE_COOKIE)
+    if cookie in LANGUAGES:
+        return cookie
+    return request.accept_languages.best_match(list(LANGUAGES)) or DEFAULT_LOCALE
+
+
+def _saved_choice() -> str | None:
+    # The unavailable page renders without the database; never load the user just for this.
+    try:
+        user = current_user._get_current_object() if current_user else None
+    except Exception:  # noqa: BLE001 - no user loader result (database down): no saved choice
+        return None
+    locale = getattr(user, "locale", None) if user is not None else None
+    return locale if locale in LANGUAGES else None
+
+
+def text_direction() -> str:
+    """"rtl" for Urdu, "ltr" for English: the page's dir attribute."""
+    locale = get_locale() or Locale.parse(DEFAULT_LOCALE)
+    return locale.text_direction
+
+
+def _safe_next(target: str | None) -> str:
+    """Back to the page the switcher was on, only if it is a path on this site."""
+    local = (
+        bool(target)
+        and target.startswith("/")
+        and not target.startswith("//")
+        and "\\" not in target
+        and not urlsplit(target).netloc
+    )
+    return target if local else url_for("tasks.my_tasks")
+
+
+@bp.route("/language", methods=["POST"])
+def set_language() -> Response:
+    """Switch the interface language. Anyone may (the sign-in page has the switcher too); a
+    signed-in person's choice is saved on their account so it follows them to other devices,
+    and a cookie remembers it on this browser after signing out."""
+    choice = request.form.get("language", "")
+    if choice not in LANGUAGES:
+        abort(400, gettext("Choose English or Urdu."))
+    if current_user.is_authenticated:
+        current_user.locale = choice
+        db.session.commit()
+    response = redirect(_safe_next(request.form.get("next")))
+    response.set_cookie(
+        LOCALE_COOKIE, choice, max_age=LOCALE_COOKIE_MAX_AGE, httponly=True, samesite="Lax",
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+    )
+    return response
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def format_when(value: datetime | None) -> str:
+    """A moment as "23 Nov 2026 13:20 UTC", with month names in the reader's language."""
+    if value is None:
+        return "—"
+    return format_datetime(_as_utc(value), "dd MMM yyyy HH:mm 'UTC'", rebase=False)
+
+
+def format_day(value: datetime | date | None) -> str:
+    """A day as "23 Nov 2026", with month names in the reader's language."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        return format_datetime(_as_utc(value), "dd MMM yyyy", rebase=False)
+    return format_date(value, "dd MMM yyyy")
+
+
+def format_amount(value: float | int | None, decimals: int = 0) -> str:
+    """A sum of money or a count with the reader's grouping: 1,250,000 or 1,250,000.00."""
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value or 0, format=pattern)
+
+
+def register(app: Flask) -> None:
+    """Attach Flask-Babel with our selector, the switcher route and the template helpers."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.filters["amount"] = format_amount
+
+    @app.context_processor
+    def language_context() -> dict[str, object]:
+        locale = get_locale()
+        code = locale.language if locale is not None else DEFAULT_LOCALE
+        return {"current_language": code, "text_direction": text_direction(),
+                "languages": LANGUAGES}
