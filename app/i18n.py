@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from babel import Locale
 from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
+from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
@@ -125,11 +126,20 @@ def format_amount(value: float | int | None, decimals: int = 0) -> str:
     return format_decimal(value or 0, format=pattern)
 
 
+def _is_text(value: object) -> bool:
+    return isinstance(value, str | LazyString)
+
+
 def register(app: Flask) -> None:
     """Attach Flask-Babel with our selector, the switcher route and the template helpers."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
     babel.init_app(app, locale_selector=select_locale)
+    # {% trans %} blocks may wrap over lines in the templates; the catalogue holds one line.
+    app.jinja_env.policies["ext.i18n.trimmed"] = True
+    # Form labels and messages are lazily translated strings; templates that ask `is string`
+    # (to tell a message from a sub-form's error dict) must see them as the text they are.
+    app.jinja_env.tests["string"] = _is_text
     app.register_blueprint(bp)
     app.jinja_env.filters["amount"] = format_amount
 

@@ -28,7 +28,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
-from forms.base import TaskForm
+from forms.base import TaskForm, _, _l
 from forms.scorecard import ScorecardDesignForm
 
 # The rating bands, best first (the same keys as the cycles' guideline distribution).
@@ -40,6 +40,14 @@ RATING_BANDS = [
     SelectChoice("below_average", "Below average"),
 ]
 BAND_LABELS = {choice.value: choice.label for choice in RATING_BANDS}
+# The same bands as the forms offer them, in the reader's language.
+BAND_CHOICES = [
+    SelectChoice("outstanding", _l("Outstanding")),
+    SelectChoice("very_good", _l("Very good")),
+    SelectChoice("good", _l("Good")),
+    SelectChoice("average", _l("Average")),
+    SelectChoice("below_average", _l("Below average")),
+]
 
 
 def _text(value: str | None) -> str:
@@ -55,10 +63,10 @@ def _required_when(condition: bool, field: Any, message: str) -> None:
 
 
 class ActualRowForm(Form):
-    kpi = HiddenField("KPI", [InputRequired()])
-    value = DecimalField("Actual", [InputRequired(message="Enter the month's actual."),
+    kpi = HiddenField(_l("KPI"), [InputRequired()])
+    value = DecimalField(_l("Actual"), [InputRequired(message=_l("Enter the month's actual.")),
                                     NumberRange(min=0)], places=None)
-    note = StringField("Note", [Length(max=500)])
+    note = StringField(_l("Note"), [Length(max=500)])
 
 
 class ActualsReportForm(TaskForm):
@@ -68,7 +76,7 @@ class ActualsReportForm(TaskForm):
     template = "tasks/forms/actuals.html"
     data_keys = ("employee_actuals",)
 
-    rows = FieldList(FormField(ActualRowForm), label="Actuals", min_entries=0)
+    rows = FieldList(FormField(ActualRowForm), label=_l("Actuals"), min_entries=0)
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -77,7 +85,7 @@ class ActualsReportForm(TaskForm):
 
     def validate_rows(self, field: FieldList) -> None:
         if not field.entries:
-            raise ValidationError("Enter an actual for each KPI you report.")
+            raise ValidationError(_("Enter an actual for each KPI you report."))
 
     def to_task_data(self) -> dict[str, Any]:
         return {"employee_actuals": [
@@ -86,8 +94,8 @@ class ActualsReportForm(TaskForm):
 
 
 class ConfirmRowForm(ActualRowForm):
-    reported_by = HiddenField("Reported by")
-    employee_value = HiddenField("Employee's figure")
+    reported_by = HiddenField(_l("Reported by"))
+    employee_value = HiddenField(_l("Employee's figure"))
 
 
 class ActualsConfirmForm(TaskForm):
@@ -98,7 +106,7 @@ class ActualsConfirmForm(TaskForm):
     template = "tasks/forms/actuals.html"
     data_keys = ("month_values",)
 
-    rows = FieldList(FormField(ConfirmRowForm), label="Actuals", min_entries=0)
+    rows = FieldList(FormField(ConfirmRowForm), label=_l("Actuals"), min_entries=0)
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -115,7 +123,7 @@ class ActualsConfirmForm(TaskForm):
 
     def validate_rows(self, field: FieldList) -> None:
         if not field.entries:
-            raise ValidationError("Enter an actual for every KPI.")
+            raise ValidationError(_("Enter an actual for every KPI."))
         for entry in field.entries:
             row = entry.form
             if row.errors or not _text(row.employee_value.data):
@@ -125,9 +133,9 @@ class ActualsConfirmForm(TaskForm):
             except ValueError:
                 continue
             if float(row.value.data) != employee_value and not _text(row.note.data):
-                raise ValidationError(
-                    f"You changed the employee's figure for “{row.kpi.data}”: say why in its "
-                    "note.")
+                raise ValidationError(_(
+                    "You changed the employee's figure for “%(kpi)s”: say why in its note.",
+                    kpi=row.kpi.data))
 
     def to_task_data(self) -> dict[str, Any]:
         values = []
@@ -150,10 +158,11 @@ class MidYearSelfAssessmentForm(TaskForm):
     key = "midyear_self_assessment"
     data_keys = ("midyear_progress", "midyear_support_needed")
 
-    progress = TextAreaField("Your progress against each KPI so far",
-                             [InputRequired(message="Describe your progress."),
+    progress = TextAreaField(_l("Your progress against each KPI so far"),
+                             [InputRequired(message=_l("Describe your progress.")),
                               Length(max=8000)])
-    support_needed = TextAreaField("Support you need for the rest of the year", [Length(max=4000)])
+    support_needed = TextAreaField(_l("Support you need for the rest of the year"),
+                                   [Length(max=4000)])
 
     def to_task_data(self) -> dict[str, Any]:
         return {"midyear_progress": _text(self.progress.data),
@@ -169,14 +178,14 @@ class MidYearReviewForm(ScorecardDesignForm):
     data_keys = ("midyear_officer_comment", "revise_kpis", "proposed_scorecard",
                  "revision_reason")
 
-    comment = TextAreaField("Your review of the employee's progress",
-                            [InputRequired(message="Write your review."), Length(max=8000)])
-    revise_kpis = BooleanField("Propose revised KPIs")
-    revision_reason = TextAreaField("Why the KPIs must change", [Length(max=4000)])
+    comment = TextAreaField(_l("Your review of the employee's progress"),
+                            [InputRequired(message=_l("Write your review.")), Length(max=8000)])
+    revise_kpis = BooleanField(_l("Propose revised KPIs"))
+    revision_reason = TextAreaField(_l("Why the KPIs must change"), [Length(max=4000)])
 
     def validate_revision_reason(self, field: TextAreaField) -> None:
         _required_when(bool(self.revise_kpis.data), field,
-                       "KPIs may be revised only with a written reason.")
+                       _("KPIs may be revised only with a written reason."))
 
     def validate_kpis(self, field: FieldList) -> None:
         if self.revise_kpis.data:
@@ -202,15 +211,15 @@ class RevisionApprovalForm(TaskForm):
     template = "tasks/forms/revision_approval.html"
     data_keys = ("revision_decision", "revision_comment")
 
-    decision = RadioField("Your decision", choices=[
-        SelectChoice("approve", "Approve the revised KPIs"),
-        SelectChoice("reject", "Reject: keep the original scorecard"),
-    ], validators=[InputRequired(message="Choose whether you approve.")])
-    comment = TextAreaField("Comment", [Length(max=4000)])
+    decision = RadioField(_l("Your decision"), choices=[
+        SelectChoice("approve", _l("Approve the revised KPIs")),
+        SelectChoice("reject", _l("Reject: keep the original scorecard")),
+    ], validators=[InputRequired(message=_l("Choose whether you approve."))])
+    comment = TextAreaField(_l("Comment"), [Length(max=4000)])
 
     def validate_comment(self, field: TextAreaField) -> None:
         _required_when(self.decision.data == "reject", field,
-                       "Say why you reject the revision: a comment is required.")
+                       _("Say why you reject the revision: a comment is required."))
 
     def to_task_data(self) -> dict[str, Any]:
         return {"revision_decision": self.decision.data,
@@ -224,9 +233,9 @@ class InterviewScheduleForm(TaskForm):
     key = "interview_schedule"
     data_keys = ("interview_date", "interview_time", "interview_place")
 
-    date = DateField("Date", [InputRequired(message="Choose the date.")])
-    time = TimeField("Time (Pakistan time)", [InputRequired(message="Choose the time.")])
-    place = StringField("Place", [InputRequired(message="Say where the interview is held."),
+    date = DateField(_l("Date"), [InputRequired(message=_l("Choose the date."))])
+    time = TimeField(_l("Time (Pakistan time)"), [InputRequired(message=_l("Choose the time."))])
+    place = StringField(_l("Place"), [InputRequired(message=_l("Say where the interview is held.")),
                                   Length(max=200)])
 
     def to_task_data(self) -> dict[str, Any]:
@@ -236,10 +245,10 @@ class InterviewScheduleForm(TaskForm):
 
 
 class AssessmentRowForm(Form):
-    kpi = HiddenField("KPI", [InputRequired()])
-    actual = DecimalField("The year's actual", [InputRequired(message="Enter the actual."),
+    kpi = HiddenField(_l("KPI"), [InputRequired()])
+    actual = DecimalField(_l("The year's actual"), [InputRequired(message=_l("Enter the actual.")),
                                                 NumberRange(min=0)], places=None)
-    comment = StringField("Assessment", [Length(max=1000)])
+    comment = StringField(_l("Assessment"), [Length(max=1000)])
 
 
 class InterviewRecordForm(TaskForm):
@@ -251,13 +260,13 @@ class InterviewRecordForm(TaskForm):
     data_keys = ("interview_held", "interview_discussion", "interview_assessment",
                  "interview_not_held_reason")
 
-    held = RadioField("Was the interview held?", choices=[
-        SelectChoice("yes", "Yes, the interview was held"),
-        SelectChoice("no", "No: schedule it again"),
-    ], validators=[InputRequired(message="Say whether the interview was held.")])
-    discussion = TextAreaField("What was discussed", [Length(max=8000)])
-    not_held_reason = TextAreaField("Why it was not held", [Length(max=2000)])
-    assessment = FieldList(FormField(AssessmentRowForm), label="Assessment", min_entries=0)
+    held = RadioField(_l("Was the interview held?"), choices=[
+        SelectChoice("yes", _l("Yes, the interview was held")),
+        SelectChoice("no", _l("No: schedule it again")),
+    ], validators=[InputRequired(message=_l("Say whether the interview was held."))])
+    discussion = TextAreaField(_l("What was discussed"), [Length(max=8000)])
+    not_held_reason = TextAreaField(_l("Why it was not held"), [Length(max=2000)])
+    assessment = FieldList(FormField(AssessmentRowForm), label=_l("Assessment"), min_entries=0)
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -270,10 +279,10 @@ class InterviewRecordForm(TaskForm):
 
     def validate_discussion(self, field: TextAreaField) -> None:
         _required_when(self.held.data == "yes", field,
-                       "Record what was discussed: no rating without a recorded interview.")
+                       _("Record what was discussed: no rating without a recorded interview."))
 
     def validate_not_held_reason(self, field: TextAreaField) -> None:
-        _required_when(self.held.data == "no", field, "Say why the interview was not held.")
+        _required_when(self.held.data == "no", field, _("Say why the interview was not held."))
 
     def validate(self, extra_validators: Any = None) -> bool:
         if self.held.data == "no":  # nothing to assess
@@ -282,7 +291,7 @@ class InterviewRecordForm(TaskForm):
 
     def validate_assessment(self, field: FieldList) -> None:
         if self.held.data == "yes" and not field.entries:
-            raise ValidationError("Assess every KPI.")
+            raise ValidationError(_("Assess every KPI."))
 
     def to_task_data(self) -> dict[str, Any]:
         held = self.held.data == "yes"
@@ -302,16 +311,16 @@ class InterviewSignOffForm(TaskForm):
     template = "tasks/forms/interview_sign_off.html"
     data_keys = ("sign_off_decision", "employee_comments", "dispute_reasons")
 
-    decision = RadioField("Your decision", choices=[
-        SelectChoice("sign", "I sign the appraisal"),
-        SelectChoice("dispute", "I dispute the assessment"),
-    ], validators=[InputRequired(message="Choose whether you sign or dispute.")])
-    comments = TextAreaField("Your comments", [Length(max=4000)])
-    dispute_reasons = TextAreaField("Your reasons for disputing", [Length(max=4000)])
+    decision = RadioField(_l("Your decision"), choices=[
+        SelectChoice("sign", _l("I sign the appraisal")),
+        SelectChoice("dispute", _l("I dispute the assessment")),
+    ], validators=[InputRequired(message=_l("Choose whether you sign or dispute."))])
+    comments = TextAreaField(_l("Your comments"), [Length(max=4000)])
+    dispute_reasons = TextAreaField(_l("Your reasons for disputing"), [Length(max=4000)])
 
     def validate_dispute_reasons(self, field: TextAreaField) -> None:
         _required_when(self.decision.data == "dispute", field,
-                       "Give your reasons: a dispute needs them.")
+                       _("Give your reasons: a dispute needs them."))
 
     def to_task_data(self) -> dict[str, Any]:
         dispute = self.decision.data == "dispute"
@@ -325,17 +334,18 @@ class DisputeDecisionForm(TaskForm):
     template = "tasks/forms/interview_sign_off.html"
     data_keys = ("dispute_outcome", "revised_band", "dispute_decision_reason")
 
-    outcome = RadioField("Your decision", choices=[
-        SelectChoice("uphold", "Uphold the rating"),
-        SelectChoice("revise", "Change the rating band"),
-    ], validators=[InputRequired(message="Choose whether you uphold or change the rating.")])
-    revised_band = SelectField("New rating band", choices=[SelectChoice("", "—"), *RATING_BANDS],
+    outcome = RadioField(_l("Your decision"), choices=[
+        SelectChoice("uphold", _l("Uphold the rating")),
+        SelectChoice("revise", _l("Change the rating band")),
+    ], validators=[InputRequired(message=_l("Choose whether you uphold or change the rating."))])
+    revised_band = SelectField(_l("New rating band"),
+                               choices=[SelectChoice("", "—"), *BAND_CHOICES],
                                validators=[Optional()])
-    reason = TextAreaField("Why", [InputRequired(message="Record why you decided so."),
+    reason = TextAreaField(_l("Why"), [InputRequired(message=_l("Record why you decided so.")),
                                    Length(max=4000)])
 
     def validate_revised_band(self, field: SelectField) -> None:
-        _required_when(self.outcome.data == "revise", field, "Choose the new rating band.")
+        _required_when(self.outcome.data == "revise", field, _("Choose the new rating band."))
 
     def to_task_data(self) -> dict[str, Any]:
         revise = self.outcome.data == "revise"
@@ -355,14 +365,14 @@ class RatingCalibrationForm(TaskForm):
     template = "tasks/forms/rating_calibration.html"
     data_keys = ("calibrated_band", "calibration_reason", "band_before_calibration")
 
-    band_before = HiddenField("Band before calibration", [InputRequired()])
-    band = SelectField("Calibrated band", choices=RATING_BANDS,
-                       validators=[InputRequired(message="Choose the band.")])
-    reason = TextAreaField("Reason for moving the rating", [Length(max=2000)])
+    band_before = HiddenField(_l("Band before calibration"), [InputRequired()])
+    band = SelectField(_l("Calibrated band"), choices=BAND_CHOICES,
+                       validators=[InputRequired(message=_l("Choose the band."))])
+    reason = TextAreaField(_l("Reason for moving the rating"), [Length(max=2000)])
 
     def validate_reason(self, field: TextAreaField) -> None:
         _required_when(self.band.data != self.band_before.data, field,
-                       "A rating may be moved only with a reason.")
+                       _("A rating may be moved only with a reason."))
 
     def to_task_data(self) -> dict[str, Any]:
         moved = self.band.data != self.band_before.data
@@ -378,15 +388,15 @@ class _IncentiveApprovalForm(TaskForm):
     template = "tasks/forms/incentive_approval.html"
     prefix_key: ClassVar[str]
 
-    decision = RadioField("Your decision", choices=[
-        SelectChoice("approve", "Approve the incentive"),
-        SelectChoice("return", "Return it to HR"),
-    ], validators=[InputRequired(message="Choose whether you approve.")])
-    comment = TextAreaField("Comment", [Length(max=4000)])
+    decision = RadioField(_l("Your decision"), choices=[
+        SelectChoice("approve", _l("Approve the incentive")),
+        SelectChoice("return", _l("Return it to HR")),
+    ], validators=[InputRequired(message=_l("Choose whether you approve."))])
+    comment = TextAreaField(_l("Comment"), [Length(max=4000)])
 
     def validate_comment(self, field: TextAreaField) -> None:
         _required_when(self.decision.data == "return", field,
-                       "Say why you return it: a reason is required.")
+                       _("Say why you return it: a reason is required."))
 
     @classmethod
     def is_return(cls, data: dict[str, Any]) -> bool:
@@ -414,17 +424,17 @@ class IncentiveRevisionForm(TaskForm):
     template = "tasks/forms/incentive_approval.html"
     data_keys = ("incentive_action", "revised_incentive_amount", "incentive_revision_note")
 
-    action = RadioField("What to do", choices=[
-        SelectChoice("resubmit", "Resubmit (at most the computed amount)"),
-        SelectChoice("withdraw", "Withdraw the incentive"),
-    ], validators=[InputRequired(message="Choose whether to resubmit or withdraw.")])
-    amount = DecimalField("Amount (PKR)", [Optional(), NumberRange(min=0)], places=None)
-    note = TextAreaField("Note", [InputRequired(message="Explain what you did and why."),
+    action = RadioField(_l("What to do"), choices=[
+        SelectChoice("resubmit", _l("Resubmit (at most the computed amount)")),
+        SelectChoice("withdraw", _l("Withdraw the incentive")),
+    ], validators=[InputRequired(message=_l("Choose whether to resubmit or withdraw."))])
+    amount = DecimalField(_l("Amount (PKR)"), [Optional(), NumberRange(min=0)], places=None)
+    note = TextAreaField(_l("Note"), [InputRequired(message=_l("Explain what you did and why.")),
                                   Length(max=4000)])
 
     def validate_amount(self, field: DecimalField) -> None:
         if self.action.data == "resubmit" and field.data is None:
-            raise ValidationError("Give the amount to resubmit.")
+            raise ValidationError(_("Give the amount to resubmit."))
 
     def to_task_data(self) -> dict[str, Any]:
         resubmit = self.action.data == "resubmit"

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, FieldList, Form, FormField, RadioField, SelectField
 from wtforms.validators import DataRequired, InputRequired
+
+# Labels and messages in the reader's language: `_l` where the text is fixed when the class is
+# defined (shown later, in a request), `_` where it is built during validation.
+__all__ = ["TaskForm", "_", "_l"]
 
 
 class TaskForm(Form):

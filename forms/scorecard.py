@@ -22,48 +22,50 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, ValidationError
 
-from forms.base import TaskForm
+from forms.base import TaskForm, _, _l
 
 MIN_KPIS = 3
 MAX_KPIS = 8
-KPI_KINDS = [SelectChoice("quantity", "Quantity"), SelectChoice("quality", "Quality")]
+KPI_KINDS = [SelectChoice("quantity", _l("Quantity")), SelectChoice("quality", _l("Quality"))]
 KPI_CORE_FIELDS = ("name", "kind", "unit", "target", "weight")
 KPI_SUBFIELDS = (*KPI_CORE_FIELDS, "scope", "linked_from", "reporter")
 # Doctrine: individual measures first; team measures may sit beside them; a "linked" measure is
 # shared from another unit's scorecard so interdependent groups cooperate.
 KPI_SCOPES = [
-    SelectChoice("individual", "Individual"),
-    SelectChoice("team", "Team"),
-    SelectChoice("linked", "Linked (shared from another unit)"),
+    SelectChoice("individual", _l("Individual")),
+    SelectChoice("team", _l("Team")),
+    SelectChoice("linked", _l("Linked (shared from another unit)")),
 ]
 # Who enters the monthly actual: the officer, or the employee with the officer confirming it.
 KPI_REPORTERS = [
-    SelectChoice("officer", "Reporting officer"),
-    SelectChoice("employee", "Employee (officer confirms)"),
+    SelectChoice("officer", _l("Reporting officer")),
+    SelectChoice("employee", _l("Employee (officer confirms)")),
 ]
 
 
 class KpiForm(Form):
-    name = StringField("KPI", [InputRequired(message="Name the KPI."), Length(max=200)])
-    kind = SelectField("Kind", choices=KPI_KINDS, validators=[InputRequired()])
-    unit = StringField("Unit", [InputRequired(message="Give the unit of measure."), Length(max=50)])
+    name = StringField(_l("KPI"), [InputRequired(message=_l("Name the KPI.")), Length(max=200)])
+    kind = SelectField(_l("Kind"), choices=KPI_KINDS, validators=[InputRequired()])
+    unit = StringField(_l("Unit"), [InputRequired(message=_l("Give the unit of measure.")),
+                                    Length(max=50)])
     target = DecimalField(
-        "Target", [InputRequired(message="Set a target."), NumberRange(min=0)], places=None
+        _l("Target"), [InputRequired(message=_l("Set a target.")), NumberRange(min=0)], places=None
     )
     weight = IntegerField(
-        "Weight (%)",
+        _l("Weight (%)"),
         [
-            InputRequired(message="Give the weight in whole percent."),
-            NumberRange(min=1, max=100, message="A weight is between 1 and 100."),
+            InputRequired(message=_l("Give the weight in whole percent.")),
+            NumberRange(min=1, max=100, message=_l("A weight is between 1 and 100.")),
         ],
     )
-    scope = SelectField("Scope", choices=KPI_SCOPES, default="individual")
-    linked_from = StringField("Linked from (unit)", [Length(max=200)])
-    reporter = SelectField("Monthly actual entered by", choices=KPI_REPORTERS, default="officer")
+    scope = SelectField(_l("Scope"), choices=KPI_SCOPES, default="individual")
+    linked_from = StringField(_l("Linked from (unit)"), [Length(max=200)])
+    reporter = SelectField(_l("Monthly actual entered by"), choices=KPI_REPORTERS,
+                           default="officer")
 
     def validate_linked_from(self, field: StringField) -> None:
         if self.scope.data == "linked" and not (field.data or "").strip():
-            raise ValidationError("Name the unit whose scorecard this linked KPI comes from.")
+            raise ValidationError(_("Name the unit whose scorecard this linked KPI comes from."))
 
 
 class ScorecardDesignForm(TaskForm):
@@ -73,35 +75,38 @@ class ScorecardDesignForm(TaskForm):
 
     list_limits = {"kpis": (MIN_KPIS, MAX_KPIS)}
 
-    kpis = FieldList(FormField(KpiForm), label="KPIs", min_entries=0)
+    kpis = FieldList(FormField(KpiForm), label=_l("KPIs"), min_entries=0)
 
     def validate_kpis(self, field: FieldList) -> None:
         rows = [entry.form for entry in field.entries]
         if not MIN_KPIS <= len(rows) <= MAX_KPIS:
-            raise ValidationError(
-                f"A scorecard has {MIN_KPIS} to {MAX_KPIS} KPIs; this one has {len(rows)}."
-            )
+            raise ValidationError(_(
+                "A scorecard has %(least)s to %(most)s KPIs; this one has %(count)s.",
+                least=MIN_KPIS, most=MAX_KPIS, count=len(rows)))
         if any(row.errors for row in rows):
             return  # row-level messages say what to fix first
         total = sum(row.weight.data or 0 for row in rows)
         if total != 100:
-            raise ValidationError(f"Weights must add up to 100; they add up to {total}.")
+            raise ValidationError(
+                _("Weights must add up to 100; they add up to %(total)s.", total=total))
         kinds = {row.kind.data for row in rows}
         if kinds != {"quantity", "quality"}:
             missing = {"quantity", "quality"} - kinds
-            raise ValidationError(
-                "Balance quantity and quality: add at least one "
-                + " and one ".join(sorted(missing))
-                + " KPI."
-            )
+            if missing == {"quality"}:
+                raise ValidationError(
+                    _("Balance quantity and quality: add at least one quality KPI."))
+            if missing == {"quantity"}:
+                raise ValidationError(
+                    _("Balance quantity and quality: add at least one quantity KPI."))
+            raise ValidationError(_("Balance quantity and quality: add at least one quality "
+                                    "and one quantity KPI."))
         names = [row.name.data.strip().casefold() for row in rows]
         if len(set(names)) != len(names):
-            raise ValidationError("Each KPI needs a different name.")
+            raise ValidationError(_("Each KPI needs a different name."))
         if not any((row.scope.data or "individual") == "individual" for row in rows):
-            raise ValidationError(
+            raise ValidationError(_(
                 "Team and linked KPIs may sit beside individual ones, not replace them: add at "
-                "least one individual KPI."
-            )
+                "least one individual KPI."))
 
     @classmethod
     def initial_data(cls, case_data: dict[str, Any]) -> dict[str, Any]:
@@ -174,11 +179,11 @@ class _DecisionForm(TaskForm):
     # Bulk action ("approve"/"return") → this form's decision value; see TaskForm.bulk_formdata.
     bulk_decisions: ClassVar[dict[str, str]] = {}
 
-    comment = TextAreaField("Comment", [Length(max=4000)])
+    comment = TextAreaField(_l("Comment"), [Length(max=4000)])
 
     def validate_comment(self, field: TextAreaField) -> None:
         if self.decision.data == self.return_value and not (field.data or "").strip():
-            raise ValidationError("Say why you are sending it back: a comment is required.")
+            raise ValidationError(_("Say why you are sending it back: a comment is required."))
 
     @classmethod
     def bulk_formdata(cls, action: str, comment: str) -> MultiDict | None:
@@ -205,12 +210,12 @@ class ScorecardReviewForm(_DecisionForm):
     bulk_decisions = {"approve": "agree", "return": "return"}
 
     decision = RadioField(
-        "Your decision",
+        _l("Your decision"),
         choices=[
-            SelectChoice("agree", "I agree to this scorecard"),
-            SelectChoice("return", "Send it back for changes"),
+            SelectChoice("agree", _l("I agree to this scorecard")),
+            SelectChoice("return", _l("Send it back for changes")),
         ],
-        validators=[InputRequired(message="Choose whether you agree.")],
+        validators=[InputRequired(message=_l("Choose whether you agree."))],
     )
 
 
@@ -222,10 +227,10 @@ class ScorecardApprovalForm(_DecisionForm):
     bulk_decisions = {"approve": "approve", "return": "return"}
 
     decision = RadioField(
-        "Your decision",
+        _l("Your decision"),
         choices=[
-            SelectChoice("approve", "Approve the scorecard"),
-            SelectChoice("return", "Return to reporting officer"),
+            SelectChoice("approve", _l("Approve the scorecard")),
+            SelectChoice("return", _l("Return to reporting officer")),
         ],
-        validators=[InputRequired(message="Choose whether you approve.")],
+        validators=[InputRequired(message=_l("Choose whether you approve."))],
     )

@@ -51,6 +51,22 @@ ROLE_LABELS = {"hr": _l("HR"), "finance": _l("finance"), "admin": _l("admin"),
                "process_owner": _l("process owner"), "auditor": _l("auditor")}
 
 
+# Stored values the pages show as words (statuses, KPI kinds and scopes, who reports):
+# `{{ value|word }}` reads "running" in English and its translation in Urdu.
+WORDS = {
+    "running": _l("running"), "completed": _l("completed"), "cancelled": _l("cancelled"),
+    "open": _l("open"), "draft": _l("draft"), "launching": _l("launching"),
+    "launched": _l("launched"), "not_launched": _l("not launched"),
+    "quantity": _l("quantity"), "quality": _l("quality"), "individual": _l("individual"),
+    "team": _l("team"), "linked": _l("linked"), "officer": _l("officer"),
+    "employee": _l("employee"), "proposed": _l("proposed"), "approved": _l("approved"),
+    "withdrawn": _l("withdrawn"), "rejected": _l("rejected"), "returned": _l("returned"), "none": _l("none"),
+    "added": _l("added"), "removed": _l("removed"), "changed": _l("changed"),
+    "outstanding": _l("outstanding"), "very_good": _l("very good"), "good": _l("good"),
+    "average": _l("average"), "below_average": _l("below average"),
+}
+
+
 def role_label(role: str) -> str:
     return str(ROLE_LABELS.get(role, role))
 
@@ -119,6 +135,10 @@ def register(app: Flask) -> None:
             return format_day(datetime.fromisoformat(value))
         except (TypeError, ValueError):
             return str(value)
+
+    @app.template_filter("word")
+    def word(value: object) -> str:
+        return str(WORDS.get(str(value), str(value)))
 
     @app.template_filter("decision_label")
     def decision_label(value: str) -> str:
