@@ -32,6 +32,21 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
+# The appraisal report (PDF) embeds Debian's fonts: DejaVu Sans for Latin text, Scheherazade
+# for Urdu (names and comments in the Arabic script). Without them it falls back to Helvetica.
+fonts=/usr/share/fonts/truetype
+need_fonts=0
+[ -f "$fonts/dejavu/DejaVuSans.ttf" ] || need_fonts=1
+[ -f "$fonts/scheherazade/Scheherazade-Regular.ttf" ] \
+  || [ -f "$fonts/scheherazade/ScheherazadeNew-Regular.ttf" ] || need_fonts=1
+if [ "$need_fonts" = 1 ]; then
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-dejavu-core \
+    fonts-sil-scheherazade >/dev/null
+fi
+
 if [ "$want_browser" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   # Browser tests drive Debian's Chromium; never a browser downloaded by a test tool.
   SUDO=""

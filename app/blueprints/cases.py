@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
-from app.services import cases, process_models
+from app.services import appraisal_report, cases, process_models
 from app.services.errors import ServiceError
 
 bp = Blueprint("cases", __name__)
@@ -61,3 +61,16 @@ def new_case():  # noqa: ANN201
 def case_detail(case_id: int):  # noqa: ANN201
     view = cases.view_case(current_user, case_id)
     return render_template("cases/detail.html", view=view, case=view.case)
+
+
+@bp.route("/cases/<int:case_id>/report.pdf")
+@login_required
+def case_report(case_id: int) -> Response:
+    """The case's appraisal report as PDF, for whoever may see the case (its generation is
+    audited with the report's SHA-256)."""
+    report = appraisal_report.generate(current_user, case_id)
+    return Response(report.content, mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{report.filename}"',
+        "Cache-Control": "no-store",
+        "X-Report-SHA256": report.digest,
+    })

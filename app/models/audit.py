@@ -43,6 +43,7 @@ class AuditEventType(enum.StrEnum):
     RATING_CALIBRATED = "rating_calibrated"
     CALIBRATION_CLOSED = "calibration_closed"
     INCENTIVE_AWARDED = "incentive_awarded"
+    REPORT_GENERATED = "report_generated"  # a case's appraisal report drawn as PDF (its digest)
     CYCLE_CREATED = "cycle_created"
     CYCLE_UPDATED = "cycle_updated"
     CYCLE_LAUNCH_STARTED = "cycle_launch_started"

@@ -77,6 +77,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "cases.case_list": {"GET": SIGNED_IN},
     "cases.new_case": {"GET": HR_ADMIN, "POST": HR_ADMIN},
     "cases.case_detail": {"GET": CASE_VIEWERS},
+    "cases.case_report": {"GET": CASE_VIEWERS},
     "modeler.case_diagram": {"GET": CASE_VIEWERS},
     "calibration.calibration_list": {"GET": SIGNED_IN},
     # Calibration is HR's own work for its unit; administrators do not stand in.
