@@ -28,9 +28,11 @@ def _stop_flag() -> threading.Event:
 
 def register(app: Flask) -> None:
     from app.org_commands import register as register_org_commands
+    from app.reporting_commands import register as register_reporting_commands
 
     register_audit_commands(app)
     register_org_commands(app)
+    register_reporting_commands(app)
 
     @app.cli.command("deploy-workflows")
     def deploy_workflows() -> None:

@@ -40,6 +40,15 @@ class StartedWorkflow:
     ready: tuple[ReadyHumanTask, ...]
     timer_due: datetime | None
     completed: bool
+    # What the reporting projection reads (WorkflowRuntime.current_data, .active_elements).
+    data: dict[str, Any]
+    elements: tuple[str, ...]
+
+    def current_data(self) -> dict[str, Any]:
+        return self.data
+
+    def active_elements(self) -> list[str]:
+        return list(self.elements)
 
     def dump(self) -> tuple[str, str]:
         return self.state_json, self.serializer_version
@@ -63,6 +72,8 @@ def snapshot(runtime: WorkflowRuntime) -> StartedWorkflow:
         ready=tuple(runtime.ready_human_tasks()),
         timer_due=runtime.next_timer_due(),
         completed=runtime.is_completed,
+        data=runtime.current_data(),
+        elements=tuple(runtime.active_elements()),
     )
 
 

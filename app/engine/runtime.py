@@ -192,6 +192,14 @@ class WorkflowRuntime:
                 timers[task_id] = (task.task_spec, repr(details.value), attached)
         return timers
 
+    def active_elements(self) -> list[str]:
+        """BPMN ids of the main process's elements that are under way: a call activity whose
+        process runs, a timer event waiting, a user task ready. Where the case is in its year
+        (the reporting projection maps them to stages)."""
+        live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+        return [t.task_spec.bpmn_id for t in self._workflow.tasks.values()
+                if t.state in live and getattr(t.task_spec, "bpmn_id", None)]
+
     def completed_element_ids(self) -> list[str]:
         return [
             t.task_spec.bpmn_id

@@ -14,12 +14,16 @@ from app.models.notification import (
 )
 from app.models.org import Employee, OrgUnit
 from app.models.process_model import ProcessDraft, ProcessModel, ProcessVersion
+from app.models.reporting import AppraisalFact, AppraisalKpiMonth, AppraisalMonth
 from app.models.security import LoginThrottle, RecoveryCode
 from app.models.task import HumanTask, TaskStatus
 from app.models.user import ApiToken, Role, User, UserRole
 
 __all__ = [
     "Absence",
+    "AppraisalFact",
+    "AppraisalKpiMonth",
+    "AppraisalMonth",
     "ApiToken",
     "AuditChainHead",
     "AuditEvent",

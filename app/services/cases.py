@@ -26,7 +26,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import appraisal, audit, notifications, process_models, routing
+from app.services import appraisal, audit, notifications, process_models, reporting, routing
 from app.services.access import can_start_case_for, can_view_case, visible_cases_query
 from app.services.assignment import resolve_lane
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -216,6 +216,7 @@ def open_cases(
         case.tasks.extend(rows)
         new_rows.append(rows)
     db.session.flush()
+    reporting.project_new((case, runtime) for case, runtime, _ in opened)
     with db.session.no_autoflush:  # notifications are queued for one INSERT, not one each
         for (case, _, completed), rows in zip(opened, new_rows, strict=True):
             for row in rows:
@@ -255,10 +256,12 @@ def save_runtime(
     case: Case, runtime: WorkflowRuntime, actor: User | None, why: str = "assigned"
 ) -> None:
     """After the engine ran: mirror its user tasks into rows, store its state and next timer,
-    and close the case if the process ended. Part of the caller's transaction."""
+    close the case if the process ended, and bring its reporting rows in line. Part of the
+    caller's transaction."""
     sync_human_tasks(case, runtime, actor, why)
     if _store_state(case, runtime):
         audit.record(AuditEventType.CASE_COMPLETED, actor=actor, case=case, details={})
+    reporting.project(case, runtime)  # the dashboards' rows, in the same transaction
 
 
 @dataclass(frozen=True)
