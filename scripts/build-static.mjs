@@ -1,5 +1,6 @@
-// Bundle the browser code (bpmn-js modeler, case diagram viewer) and its CSS and fonts from
-// node_modules into app/static/build/ — served by Flask like any static file, no CDN.
+// Bundle the browser code (bpmn-js modeler, case diagram viewer, dashboard charts) and its
+// CSS and fonts from node_modules into app/static/build/ — served by Flask like any static
+// file, no CDN.
 import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -11,6 +12,7 @@ await build({
   entryPoints: {
     modeler: 'frontend/modeler.js',
     'case-diagram': 'frontend/case-diagram.js',
+    dashboard: 'frontend/dashboard.js',
     'modeler-style': 'frontend/modeler.css',
     'case-diagram-style': 'frontend/case-diagram.css',
   },
