@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from babel import Locale
-from flask import Blueprint, Flask, abort, current_app, redirect, request, url_for
+from flask import Blueprint, Flask, abort, current_app, g, redirect, request, url_for
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
@@ -54,7 +54,8 @@ def select_locale() -> str:
 
 
 def _saved_choice() -> str | None:
-    # The unavailable page renders without the database; never load the user just for this.
+    if g.get("locale_without_database"):  # the "database unavailable" page: no user to load
+        return None
     try:
         user = current_user._get_current_object() if current_user else None
     except Exception:  # noqa: BLE001 - no user loader result (database down): no saved choice
@@ -130,6 +131,15 @@ def _is_text(value: object) -> bool:
     return isinstance(value, str | LazyString)
 
 
+def page_language() -> dict[str, object]:
+    """What every page needs to know about its language (also for pages rendered without the
+    context processors, like the one shown while the database is unreachable)."""
+    locale = get_locale()
+    code = locale.language if locale is not None else DEFAULT_LOCALE
+    return {"current_language": code, "text_direction": text_direction(),
+            "languages": LANGUAGES}
+
+
 def register(app: Flask) -> None:
     """Attach Flask-Babel with our selector, the switcher route and the template helpers."""
     app.config.setdefault("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
@@ -143,9 +153,4 @@ def register(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.filters["amount"] = format_amount
 
-    @app.context_processor
-    def language_context() -> dict[str, object]:
-        locale = get_locale()
-        code = locale.language if locale is not None else DEFAULT_LOCALE
-        return {"current_language": code, "text_direction": text_direction(),
-                "languages": LANGUAGES}
+    app.context_processor(page_language)

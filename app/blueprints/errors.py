@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template, request, url_for
+from flask import Flask, g, jsonify, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from app.i18n import page_language
 from app.observability import current_request_id
 from app.services.errors import ServiceError
 
@@ -36,7 +38,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # noqa: ANN202
-        message = "Your form expired or did not come from this site. Reload the page and try again."
+        message = gettext("Your form expired or did not come from this site. Reload the page "
+                          "and try again.")
         return render_template("errors/error.html", code=400, message=message), 400
 
     def database_unavailable(exc: Exception):  # noqa: ANN202
@@ -48,9 +51,12 @@ def register(app: Flask) -> None:
                                 "request_id": current_request_id()})
         else:
             # Straight from the Jinja environment: render_template's context processors
-            # (Flask-Login's current_user) would ask the unreachable database again.
+            # (Flask-Login's current_user) would ask the unreachable database again; the
+            # language comes from the visitor's cookie or browser, not their account.
+            g.locale_without_database = True
             page = app.jinja_env.get_template("errors/unavailable.html").render(
-                request=request, url_for=url_for, request_id=current_request_id())
+                request=request, url_for=url_for, request_id=current_request_id(),
+                **page_language())
             response = app.make_response(page)
         response.status_code = 503
         response.headers["Retry-After"] = "5"

@@ -60,10 +60,13 @@ WORDS = {
     "quantity": _l("quantity"), "quality": _l("quality"), "individual": _l("individual"),
     "team": _l("team"), "linked": _l("linked"), "officer": _l("officer"),
     "employee": _l("employee"), "proposed": _l("proposed"), "approved": _l("approved"),
-    "withdrawn": _l("withdrawn"), "rejected": _l("rejected"), "returned": _l("returned"), "none": _l("none"),
+    "withdrawn": _l("withdrawn"), "rejected": _l("rejected"), "returned": _l("returned"),
+    "none": _l("none"),
     "added": _l("added"), "removed": _l("removed"), "changed": _l("changed"),
     "outstanding": _l("outstanding"), "very_good": _l("very good"), "good": _l("good"),
     "average": _l("average"), "below_average": _l("below average"),
+    "approve": _l("approve"), "return": _l("return"), "uphold": _l("uphold"),
+    "revise": _l("revise"), "resubmit": _l("resubmit"), "withdraw": _l("withdraw"),
 }
 
 
@@ -151,6 +154,10 @@ def register(app: Flask) -> None:
     @app.template_filter("event_label")
     def event_label(value: str) -> str:
         return str(EVENT_LABELS.get(str(value), str(value).replace("_", " ")))
+
+    @app.template_filter("role_word")
+    def role_word(role: str) -> str:
+        return role_label(str(role))
 
     @app.template_filter("assignee_label")
     def assignee_label(task: object) -> str:
