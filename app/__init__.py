@@ -67,6 +67,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.calibration import bp as calibration_bp
     from app.blueprints.cases import bp as cases_bp
     from app.blueprints.cycles import bp as cycles_bp
+    from app.blueprints.dashboards import bp as dashboards_bp
     from app.blueprints.health import bp as health_bp
     from app.blueprints.modeler import bp as modeler_bp
     from app.blueprints.org_import import bp as org_import_bp
@@ -85,6 +86,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(absences_bp)
     app.register_blueprint(modeler_bp)
     app.register_blueprint(audit_bp)
+    app.register_blueprint(dashboards_bp)
     app.register_blueprint(api_bp)
     csrf.exempt(api_bp)  # bearer tokens, no cookies: nothing for a cross-site form to ride on
 

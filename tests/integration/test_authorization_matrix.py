@@ -46,6 +46,7 @@ AUDIT = frozenset({"auditor", "admin"})
 CASE_VIEWERS = frozenset({"officer", "hr", "auditor", "admin"})
 TASK_HOLDER = frozenset({"officer"})  # ro1 holds the open task
 REASSIGNERS = HR_ADMIN
+DASHBOARD_READERS = frozenset({"hr", "auditor", "admin"})
 
 # endpoint -> method -> the roles that get "ok". Everyone else: "login" when anonymous,
 # "denied" when signed in.
@@ -102,6 +103,11 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "modeler.rollback": {"POST": OWNER_ADMIN},
     "modeler.upload_process": {"POST": OWNER_ADMIN},
     "modeler.validate_decisions": {"POST": OWNER_ADMIN},
+    # Dashboards: HR (of the demo department), auditors and administrators; unit heads too
+    # (none among these users); never employees or officers as such.
+    "dashboards.index": {"GET": DASHBOARD_READERS},
+    "dashboards.cycle_dashboard": {"GET": DASHBOARD_READERS},
+    "dashboards.export": {"GET": DASHBOARD_READERS},
     "audit.events": {"GET": AUDIT},
     "audit.export": {"GET": AUDIT},
     "audit.verify": {"POST": AUDIT},
