@@ -18,9 +18,11 @@ from flask import Blueprint, Flask, abort, current_app, g, redirect, request, ur
 from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.extensions import babel, db
+from forms.base import FORM_TRANSLATIONS
 
 DEFAULT_LOCALE = "en"
 # Code → the language's own name (what the switcher shows: a reader of Urdu looks for "اردو").
@@ -150,6 +152,9 @@ def register(app: Flask) -> None:
     # Form labels and messages are lazily translated strings; templates that ask `is string`
     # (to tell a message from a sub-form's error dict) must see them as the text they are.
     app.jinja_env.tests["string"] = _is_text
+    # WTForms' built-in messages ("This field is required.") from our catalogue for the web
+    # forms too (Flask-WTF would look only in WTForms' own catalogues, which have no Urdu).
+    FlaskForm.Meta.get_translations = lambda self, form: FORM_TRANSLATIONS
     app.register_blueprint(bp)
     app.jinja_env.filters["amount"] = format_amount
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from flask_babel import get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
@@ -12,7 +13,42 @@ from wtforms.validators import DataRequired, InputRequired
 
 # Labels and messages in the reader's language: `_l` where the text is fixed when the class is
 # defined (shown later, in a request), `_` where it is built during validation.
-__all__ = ["TaskForm", "_", "_l"]
+__all__ = ["TaskForm", "_", "_l", "FORM_TRANSLATIONS"]
+
+
+def N_(message: str) -> str:  # noqa: N802 - the name the catalogue's extractor looks for
+    return message
+
+
+def N_plural(singular: str, plural: str) -> tuple[str, str]:  # noqa: N802 - extractor keyword
+    return singular, plural
+
+
+# WTForms' own messages that our fields can produce, so the catalogue carries them (WTForms
+# ships no Urdu): the validators ask FORM_TRANSLATIONS, which reads our catalogue.
+WTFORMS_MESSAGES = (
+    N_("This field is required."), N_("Not a valid choice."), N_("Not a valid date value."),
+    N_("Not a valid time value."), N_("Not a valid decimal value."),
+    N_("Not a valid integer value."), N_("Number must be at least %(min)s."),
+    N_("Number must be at most %(max)s."), N_("Number must be between %(min)s and %(max)s."),
+    N_("Invalid Choice: could not coerce."), N_("Invalid input."),
+    N_plural("Field cannot be longer than %(max)d character.",
+             "Field cannot be longer than %(max)d characters."),
+)
+
+
+class BabelFormTranslations:
+    """WTForms' translations hook (Meta.get_translations) answered from the app's catalogue in
+    the reader's language. It returns the bare translation: WTForms fills in %(min)s itself."""
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+FORM_TRANSLATIONS = BabelFormTranslations()
 
 
 class TaskForm(Form):
@@ -21,6 +57,10 @@ class TaskForm(Form):
     CSRF is not part of the form: the web layer protects every POST with Flask-WTF's
     CSRFProtect, and the API authenticates with bearer tokens instead of cookies.
     """
+
+    class Meta:
+        def get_translations(self, form: Form) -> BabelFormTranslations:
+            return FORM_TRANSLATIONS
 
     key: ClassVar[str]
     template: ClassVar[str] = "tasks/forms/generic.html"

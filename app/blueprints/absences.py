@@ -6,6 +6,8 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -28,17 +30,17 @@ bp = Blueprint("absences", __name__)
 
 
 class AbsenceForm(FlaskForm):
-    delegate = SelectField("Acting for me", coerce=int, validators=[InputRequired()])
-    first_day = DateField("First day away", validators=[InputRequired()])
-    last_day = DateField("Last day away", validators=[InputRequired()])
-    processes = SelectMultipleField("Only tasks of these processes (none selected: all)")
-    reason = TextAreaField("Reason", [InputRequired(), Length(max=2000)])
+    delegate = SelectField(_l("Acting for me"), coerce=int, validators=[InputRequired()])
+    first_day = DateField(_l("First day away"), validators=[InputRequired()])
+    last_day = DateField(_l("Last day away"), validators=[InputRequired()])
+    processes = SelectMultipleField(_l("Only tasks of these processes (none selected: all)"))
+    reason = TextAreaField(_l("Reason"), [InputRequired(), Length(max=2000)])
 
 
 class PreferenceForm(FlaskForm):
-    mode = RadioField("E-mail me", choices=[
-        SelectChoice(DeliveryMode.IMMEDIATE.value, "Each notification at once"),
-        SelectChoice(DeliveryMode.DIGEST.value, "One daily digest"),
+    mode = RadioField(_l("E-mail me"), choices=[
+        SelectChoice(DeliveryMode.IMMEDIATE.value, _l("Each notification at once")),
+        SelectChoice(DeliveryMode.DIGEST.value, _l("One daily digest")),
     ], validators=[InputRequired()])
 
 
@@ -69,7 +71,7 @@ def absence_list():  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash("Absence recorded.", "success")
+            flash(_("Absence recorded."), "success")
             return redirect(url_for("absences.absence_list"))
     elif form.errors:
         status = 400
@@ -85,7 +87,7 @@ def cancel(absence_id: int):  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
     else:
-        flash("Absence cancelled: your tasks are back with you.", "success")
+        flash(_("Absence cancelled: your tasks are back with you."), "success")
     return redirect(url_for("absences.absence_list"))
 
 
@@ -95,6 +97,6 @@ def notification_settings():  # noqa: ANN201
     form = PreferenceForm(data={"mode": notifications.preference_of(current_user.id).value})
     if form.validate_on_submit():
         notifications.set_preference(current_user, DeliveryMode(form.mode.data))
-        flash("Notification preference saved.", "success")
+        flash(_("Notification preference saved."), "success")
         return redirect(url_for("absences.notification_settings"))
     return render_template("absences/notifications.html", form=form)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -17,7 +19,7 @@ PENDING_SECRET = "pending_totp_secret"  # noqa: S105 - a session key name
 
 
 class CodeForm(FlaskForm):
-    code = StringField("Code from the app", [InputRequired(), Length(max=20)])
+    code = StringField(_l("Code from the app"), [InputRequired(), Length(max=20)])
 
 
 class ConfirmForm(FlaskForm):
@@ -47,7 +49,7 @@ def setup():  # noqa: ANN201
     if not form.validate_on_submit():
         return _page(400)
     if not two_factor.eligible(current_user) or current_user.has_two_factor:
-        flash("Two-step sign-in is for approvers and administrators who have not set it up.",
+        flash(_("Two-step sign-in is for approvers and administrators who have not set it up."),
               "error")
         return _page(403)
     secret = two_factor.new_secret()
@@ -62,7 +64,7 @@ def confirm():  # noqa: ANN201
     form = CodeForm()
     secret = session.get(PENDING_SECRET)
     if secret is None:
-        flash("Start the setup again.", "error")
+        flash(_("Start the setup again."), "error")
         return redirect(url_for("account.two_factor_page"))
     if not form.validate_on_submit():
         return _page(400)
@@ -74,7 +76,7 @@ def confirm():  # noqa: ANN201
         return _page(exc.status_code, secret=secret,
                      qr=Markup(two_factor.qr_svg(uri)))  # noqa: S704 - our own SVG
     session.pop(PENDING_SECRET, None)
-    flash("Two-step sign-in is on. Keep the recovery codes below somewhere safe.", "success")
+    flash(_("Two-step sign-in is on. Keep the recovery codes below somewhere safe."), "success")
     return _page(recovery_codes=codes)
 
 
@@ -89,5 +91,5 @@ def disable():  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
         return _page(exc.status_code)
-    flash("Two-step sign-in is off.", "success")
+    flash(_("Two-step sign-in is off."), "success")
     return redirect(url_for("account.two_factor_page"))

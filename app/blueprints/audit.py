@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from wtforms import DateField, Form, IntegerField, SelectField, StringField
@@ -21,17 +23,17 @@ PAGE_SIZE = 100
 class AuditFilterForm(Form):
     """GET filters: read-only, so no CSRF token (nothing changes)."""
 
-    case = IntegerField("Case", [Optional()])
-    user = StringField("User", [Optional()])
-    unit = SelectField("Unit", [Optional()], coerce=str)
-    since = DateField("From", [Optional()])
-    until = DateField("To", [Optional()])
-    page = IntegerField("Page", [Optional()], default=1)
+    case = IntegerField(_l("Case"), [Optional()])
+    user = StringField(_l("User"), [Optional()])
+    unit = SelectField(_l("Unit"), [Optional()], coerce=str)
+    since = DateField(_l("From"), [Optional()])
+    until = DateField(_l("To"), [Optional()])
+    page = IntegerField(_l("Page"), [Optional()], default=1)
 
 
 def _require_auditor() -> None:
     if not (current_user.has_role(Role.AUDITOR) or current_user.has_role(Role.ADMIN)):
-        abort(403, "The audit trail is for auditors and administrators.")
+        abort(403, _("The audit trail is for auditors and administrators."))
 
 
 def _criteria(form: AuditFilterForm) -> audit.AuditFilter:
@@ -89,9 +91,11 @@ def verify():  # noqa: ANN201
     result = audit.verify_chain()
     if result.ok:
         seq, head = audit.chain_head()
-        flash(f"The chain is intact: {result.events_checked} events; head #{seq} {head}.",
-              "success")
+        flash(_("The chain is intact: %(count)s events; head #%(seq)s %(head)s.",
+                count=result.events_checked, seq=seq, head=head), "success")
     else:
-        where = f"event {result.first_bad_event_id}" if result.first_bad_event_id else "the end"
-        flash(f"The chain is broken at {where}: {result.problem}.", "error")
+        where = (_("event %(id)s", id=result.first_bad_event_id) if result.first_bad_event_id
+                 else _("the end"))
+        flash(_("The chain is broken at %(where)s: %(problem)s.", where=where,
+                problem=result.problem), "error")
     return redirect(url_for("audit.events"))

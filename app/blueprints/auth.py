@@ -5,6 +5,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -17,8 +19,8 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", [InputRequired(), Length(max=80)])
-    password = PasswordField("Password", [InputRequired(), Length(max=200)])
+    username = StringField(_l("Username"), [InputRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), [InputRequired(), Length(max=200)])
 
 
 def _safe_next(target: str | None) -> str:
@@ -37,7 +39,7 @@ PENDING_SECONDS = 300
 
 
 class SecondFactorForm(FlaskForm):
-    code = StringField("Code", [InputRequired(), Length(max=20)])
+    code = StringField(_l("Code"), [InputRequired(), Length(max=20)])
 
 
 def _locked(exc: login_throttle.LoginLocked, template: str, form: FlaskForm):  # noqa: ANN202
@@ -64,7 +66,7 @@ def login():  # noqa: ANN201
             session[PENDING] = {"user_id": result.user.id, "at": clock.now().timestamp(),
                                 "next": _safe_next(request.args.get("next"))}
             return redirect(url_for("auth.second_factor"))
-        flash("Wrong username or password.", "error")
+        flash(_("Wrong username or password."), "error")
         status = 401
     elif request.method == "POST":
         status = 400
@@ -77,7 +79,7 @@ def second_factor():  # noqa: ANN201
     pending = session.get(PENDING)
     if not pending or clock.now().timestamp() - pending.get("at", 0) > PENDING_SECONDS:
         session.pop(PENDING, None)
-        flash("Please sign in again.", "info")
+        flash(_("Please sign in again."), "info")
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     status = 200
@@ -92,8 +94,8 @@ def second_factor():  # noqa: ANN201
             session.pop(PENDING, None)
             login_user(user)
             return redirect(pending.get("next") or url_for("tasks.my_tasks"))
-        flash("That code is not right. Enter the code your authenticator app shows now, or "
-              "one of your recovery codes.", "error")
+        flash(_("That code is not right. Enter the code your authenticator app shows now, or "
+                "one of your recovery codes."), "error")
         status = 401
     elif request.method == "POST":
         status = 400
@@ -105,5 +107,5 @@ def second_factor():  # noqa: ANN201
 def logout():  # noqa: ANN201
     auth.record_logout(current_user)
     logout_user()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -4,6 +4,7 @@ department's distribution beside the guideline, where ratings are moved (with re
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.services import appraisal, calibration
@@ -28,7 +29,7 @@ def calibration_detail(unit_id: int, cycle_key: str):  # noqa: ANN201
         try:
             if request.form.get("action") == "open":
                 calibration.open_calibration(current_user, unit_id, cycle_key)
-                flash("Calibration opened.", "success")
+                flash(_("Calibration opened."), "success")
             else:
                 moves = {
                     int(name.split("-", 1)[1]): (value, request.form.get(
@@ -37,10 +38,15 @@ def calibration_detail(unit_id: int, cycle_key: str):  # noqa: ANN201
                     if name.startswith("band-") and name.split("-", 1)[1].isdigit()
                 }
                 result = calibration.close_calibration(current_user, unit_id, cycle_key, moves)
-                flash(f"{result.calibrated} rating(s) made final, {result.moved} moved"
-                      + ("; the calibration is closed." if result.closed else
-                         f"; left for another HR officer: {', '.join(result.left_for_others)}."),
-                      "success")
+                if result.closed:
+                    message = _("%(calibrated)s rating(s) made final, %(moved)s moved; the "
+                                "calibration is closed.", calibrated=result.calibrated,
+                                moved=result.moved)
+                else:
+                    message = _("%(calibrated)s rating(s) made final, %(moved)s moved; left for "
+                                "another HR officer: %(names)s.", calibrated=result.calibrated,
+                                moved=result.moved, names=", ".join(result.left_for_others))
+                flash(message, "success")
             return redirect(url_for("calibration.calibration_detail", unit_id=unit_id,
                                     cycle_key=cycle_key))
         except ValidationFailed as exc:

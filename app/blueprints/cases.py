@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
@@ -15,8 +17,8 @@ bp = Blueprint("cases", __name__)
 
 
 class StartCaseForm(FlaskForm):
-    process_key = SelectField("Process", validators=[InputRequired()])
-    subject = SelectField("Employee", coerce=int, validators=[InputRequired()])
+    process_key = SelectField(_l("Process"), validators=[InputRequired()])
+    subject = SelectField(_l("Employee"), coerce=int, validators=[InputRequired()])
 
 
 @bp.route("/cases")
@@ -31,7 +33,7 @@ def case_list():  # noqa: ANN201
 def new_case():  # noqa: ANN201
     subjects = cases.startable_subjects(current_user)
     if not subjects:
-        message = "Only HR of a unit or an administrator may start cases."
+        message = _("Only HR of a unit or an administrator may start cases.")
         return render_template("errors/error.html", code=403, message=message), 403
     form = StartCaseForm()
     form.process_key.choices = [
@@ -49,7 +51,7 @@ def new_case():  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash(f"Case #{case.id} started.", "success")
+            flash(_("Case #%(id)s started.", id=case.id), "success")
             return redirect(url_for("cases.case_detail", case_id=case.id))
     elif form.errors:
         status = 400

@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -31,27 +33,28 @@ class CheckboxList(SelectMultipleField):
 
 
 class CycleForm(FlaskForm):
-    name = StringField("Name", validators=[InputRequired(), Length(max=200)])
-    year = IntegerField("Year", validators=[InputRequired(), NumberRange(2000, 2100)])
-    process_key = SelectField("Process each employee goes through",
+    name = StringField(_l("Name"), validators=[InputRequired(), Length(max=200)])
+    year = IntegerField(_l("Year"), validators=[InputRequired(), NumberRange(2000, 2100)])
+    process_key = SelectField(_l("Process each employee goes through"),
                               validators=[InputRequired()])
-    org_unit_ids = CheckboxList("Org units in scope (each with the units below it)", coerce=int)
-    starts_on = DateField("Starts on", validators=[InputRequired()])
-    mid_year_on = DateField("Mid-year review on", validators=[InputRequired()])
-    interview_opens_on = DateField("Interview window opens", validators=[InputRequired()])
-    interview_closes_on = DateField("Interview window closes", validators=[InputRequired()])
-    ends_on = DateField("Ends on", validators=[InputRequired()])
+    org_unit_ids = CheckboxList(_l("Org units in scope (each with the units below it)"),
+                                coerce=int)
+    starts_on = DateField(_l("Starts on"), validators=[InputRequired()])
+    mid_year_on = DateField(_l("Mid-year review on"), validators=[InputRequired()])
+    interview_opens_on = DateField(_l("Interview window opens"), validators=[InputRequired()])
+    interview_closes_on = DateField(_l("Interview window closes"), validators=[InputRequired()])
+    ends_on = DateField(_l("Ends on"), validators=[InputRequired()])
     incentive_cap_percent = DecimalField(
-        "Incentive cap, % of base pay (the same for everyone)", places=2,
+        _l("Incentive cap, % of base pay (the same for everyone)"), places=2,
         validators=[InputRequired()])
-    budget = DecimalField("Incentive budget (PKR)", places=2, validators=[InputRequired()])
+    budget = DecimalField(_l("Incentive budget (PKR)"), places=2, validators=[InputRequired()])
     incentive_threshold_amount = DecimalField(
-        "Finance approves incentives above (PKR, optional)", places=2, validators=[Optional()])
-    outstanding = DecimalField("Outstanding %", validators=[InputRequired()])
-    very_good = DecimalField("Very good %", validators=[InputRequired()])
-    good = DecimalField("Good %", validators=[InputRequired()])
-    average = DecimalField("Average %", validators=[InputRequired()])
-    below_average = DecimalField("Below average %", validators=[InputRequired()])
+        _l("Finance approves incentives above (PKR, optional)"), places=2, validators=[Optional()])
+    outstanding = DecimalField(_l("Outstanding %"), validators=[InputRequired()])
+    very_good = DecimalField(_l("Very good %"), validators=[InputRequired()])
+    good = DecimalField(_l("Good %"), validators=[InputRequired()])
+    average = DecimalField(_l("Average %"), validators=[InputRequired()])
+    below_average = DecimalField(_l("Below average %"), validators=[InputRequired()])
 
     def to_input(self) -> cycles.CycleInput:
         return cycles.CycleInput(
@@ -91,7 +94,7 @@ def _form(**data: object) -> CycleForm:
 
 def _require_definer() -> None:
     if not cycles.may_define_cycles(current_user):
-        abort(403, "Only HR or an administrator may manage performance cycles.")
+        abort(403, _("Only HR or an administrator may manage performance cycles."))
 
 
 @bp.route("/cycles")
@@ -119,7 +122,8 @@ def new_cycle():  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash(f"Cycle “{cycle.name}” defined. Launch it when the org data is ready.",
+            flash(_("Cycle “%(name)s” defined. Launch it when the org data is ready.",
+                    name=cycle.name),
                   "success")
             return redirect(url_for("cycles.cycle_detail", cycle_id=cycle.id))
     elif form.errors:
@@ -154,7 +158,7 @@ def edit_cycle(cycle_id: int):  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash("Cycle updated.", "success")
+            flash(_("Cycle updated."), "success")
             return redirect(url_for("cycles.cycle_detail", cycle_id=cycle_id))
     elif form.errors:
         status = 400
@@ -197,7 +201,7 @@ def launch(cycle_id: int):  # noqa: ANN201
             raise
         flash(exc.message, "error")
     else:
-        flash("The launch has started; this page shows its progress.", "success")
+        flash(_("The launch has started; this page shows its progress."), "success")
     return redirect(url_for("cycles.cycle_detail", cycle_id=cycle_id))
 
 

@@ -23,6 +23,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -43,7 +45,7 @@ MODELER_CSP = CONTENT_SECURITY_POLICY + "; style-src 'self' 'unsafe-inline'"
 
 
 class CommentForm(FlaskForm):
-    comment = TextAreaField("What changed, and why", [InputRequired(), Length(max=2000)])
+    comment = TextAreaField(_l("What changed, and why"), [InputRequired(), Length(max=2000)])
 
 
 class ConfirmForm(FlaskForm):
@@ -51,15 +53,15 @@ class ConfirmForm(FlaskForm):
 
 
 class UploadForm(FlaskForm):
-    file = FileField("File", [FileRequired()])
+    file = FileField(_l("File"), [FileRequired()])
 
 
 class DiffForm(FlaskForm):
     class Meta:
         csrf = False  # a GET form that changes nothing
 
-    old = IntegerField("From version", [InputRequired(), NumberRange(min=1)])
-    new = IntegerField("To version", [InputRequired(), NumberRange(min=1)])
+    old = IntegerField(_l("From version"), [InputRequired(), NumberRange(min=1)])
+    new = IntegerField(_l("To version"), [InputRequired(), NumberRange(min=1)])
 
 
 @bp.before_request
@@ -68,7 +70,7 @@ def process_owners_only() -> None:
     others before any form is read, so the answer is a plain 403 whatever they sent."""
     if (request.endpoint != "modeler.case_diagram" and current_user.is_authenticated
             and not modeler.may_model(current_user)):
-        abort(403, "Processes are maintained by process owners and administrators.")
+        abort(403, _("Processes are maintained by process owners and administrators."))
 
 
 def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,7 +108,7 @@ def process_list():  # noqa: ANN201
 def upload_process():  # noqa: ANN201
     form = UploadForm()
     if not form.validate_on_submit():
-        flash("Choose a BPMN file to upload.", "error")
+        flash(_("Choose a BPMN file to upload."), "error")
         return redirect(url_for("modeler.process_list"))
     xml, filename = _read_upload(form)
     try:
@@ -116,7 +118,8 @@ def upload_process():  # noqa: ANN201
             raise
         flash(exc.message, "error")
         return redirect(url_for("modeler.process_list"))
-    flash(f"{filename} saved as the draft of {draft.process_key}.", "success")
+    flash(_("%(file)s saved as the draft of %(process)s.", file=filename,
+            process=draft.process_key), "success")
     return redirect(url_for("modeler.modeler_page", process_key=draft.process_key))
 
 
@@ -132,7 +135,7 @@ def validate_decisions():  # noqa: ANN201
         report["filename"] = filename
         status = 200 if report["valid"] else 422
     else:
-        flash("Choose a DMN file to check.", "error")
+        flash(_("Choose a DMN file to check."), "error")
         status = 400
     return render_template(
         "processes/list.html",
@@ -194,7 +197,7 @@ def validate_draft(process_key: str):  # noqa: ANN201
 def discard_draft(process_key: str):  # noqa: ANN201
     if ConfirmForm().validate_on_submit():
         modeler.discard_draft(current_user, process_key)
-        flash("Draft discarded; the modeler shows the current version.", "info")
+        flash(_("Draft discarded; the modeler shows the current version."), "info")
     return redirect(url_for("modeler.modeler_page", process_key=process_key))
 
 
@@ -213,7 +216,8 @@ def deploy(process_key: str):  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash(f"Version {version.version} of {view.name} deployed.", "success")
+            flash(_("Version %(version)s of %(name)s deployed.", version=version.version,
+                    name=view.name), "success")
             return redirect(url_for("modeler.versions", process_key=process_key))
     elif form.errors:
         status = 400
@@ -248,7 +252,7 @@ def versions(process_key: str):  # noqa: ANN201
 def diff(process_key: str):  # noqa: ANN201
     form = DiffForm(request.args)
     if not form.validate():
-        flash("Choose two versions to compare.", "error")
+        flash(_("Choose two versions to compare."), "error")
         return redirect(url_for("modeler.versions", process_key=process_key))
     changes = modeler.diff_versions(current_user, process_key, form.old.data, form.new.data)
     return render_template(
@@ -273,7 +277,7 @@ def export_version(process_key: str, number: int):  # noqa: ANN201
 def rollback(process_key: str, number: int):  # noqa: ANN201
     form = CommentForm()
     if not form.validate_on_submit():
-        flash("Say why you roll back: a comment is required.", "error")
+        flash(_("Say why you roll back: a comment is required."), "error")
         return redirect(url_for("modeler.versions", process_key=process_key))
     try:
         version = modeler.rollback(current_user, process_key, number, form.comment.data)
@@ -282,7 +286,8 @@ def rollback(process_key: str, number: int):  # noqa: ANN201
             raise
         flash(exc.message, "error")
     else:
-        flash(f"Version {number} deployed again as version {version.version}.", "success")
+        flash(_("Version %(old)s deployed again as version %(new)s.", old=number,
+                new=version.version), "success")
     return redirect(url_for("modeler.versions", process_key=process_key))
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -18,8 +20,8 @@ MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 
 
 class ImportForm(FlaskForm):
-    file = FileField("CSV file", validators=[FileRequired("Choose a CSV file.")])
-    dry_run = BooleanField("Only check the file, import nothing")
+    file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
+    dry_run = BooleanField(_l("Only check the file, import nothing"))
 
 
 # The global CSRF check reads the body before any view runs, under the app's 2 MB limit; this
@@ -30,7 +32,7 @@ class ImportForm(FlaskForm):
 @login_required
 def import_org():  # noqa: ANN201
     if not org_import.may_import(current_user):
-        abort(403, "Only HR or an administrator may import org data.")
+        abort(403, _("Only HR or an administrator may import org data."))
     request.max_content_length = MAX_UPLOAD_BYTES
     form = ImportForm()
     report = None

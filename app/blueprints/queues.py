@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -22,13 +24,13 @@ bp = Blueprint("queues", __name__)
 
 
 class DelegateForm(FlaskForm):
-    delegate = SelectField("Delegate to", coerce=int, validators=[InputRequired()])
-    note = TextAreaField("Note for your colleague", [InputRequired(), Length(max=2000)])
+    delegate = SelectField(_l("Delegate to"), coerce=int, validators=[InputRequired()])
+    note = TextAreaField(_l("Note for your colleague"), [InputRequired(), Length(max=2000)])
 
 
 class ReassignForm(FlaskForm):
-    assignee = SelectField("New assignee", coerce=int, validators=[InputRequired()])
-    reason = TextAreaField("Reason", [InputRequired(), Length(max=2000)])
+    assignee = SelectField(_l("New assignee"), coerce=int, validators=[InputRequired()])
+    reason = TextAreaField(_l("Reason"), [InputRequired(), Length(max=2000)])
 
 
 def _colleagues(*excluded: int | None) -> list[SelectChoice]:
@@ -100,7 +102,7 @@ def claim(task_id: int):  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back(url_for("queues.queue"))
-    flash(f"You claimed “{task.title}”.", "success")
+    flash(_("You claimed “%(task)s”.", task=task.title), "success")
     return _back(url_for("queues.queue"))
 
 
@@ -112,7 +114,7 @@ def unclaim(task_id: int):  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back(url_for("queues.queue"))
-    flash(f"“{task.title}” is back in the pool.", "success")
+    flash(_("“%(task)s” is back in the pool.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
 
 
@@ -122,7 +124,7 @@ def delegate(task_id: int):  # noqa: ANN201
     task = _task(task_id)
     if not delegation.may_delegate(current_user, task):
         return render_template("errors/error.html", code=403,
-                               message="Only the task's owner can delegate it."), 403
+                               message=_("Only the task's owner can delegate it.")), 403
     form = DelegateForm()
     form.delegate.choices = _colleagues(current_user.id, task.case.subject.user_id)
     status = 200
@@ -133,7 +135,7 @@ def delegate(task_id: int):  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash(f"“{task.title}” delegated.", "success")
+            flash(_("“%(task)s” delegated.", task=task.title), "success")
             return redirect(url_for("queues.queue"))
     elif form.errors:
         status = 400
@@ -148,7 +150,7 @@ def hand_back(task_id: int):  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back(url_for("queues.queue"))
-    flash(f"“{task.title}” handed back.", "success")
+    flash(_("“%(task)s” handed back.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
 
 
@@ -160,7 +162,7 @@ def recall(task_id: int):  # noqa: ANN201
     except ServiceError as exc:
         flash(exc.message, "error")
         return _back(url_for("queues.queue"))
-    flash(f"“{task.title}” recalled: it is with you again.", "success")
+    flash(_("“%(task)s” recalled: it is with you again.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
 
 
@@ -169,7 +171,7 @@ def recall(task_id: int):  # noqa: ANN201
 def reassign(task_id: int):  # noqa: ANN201
     task = _task(task_id)
     if not delegation.can_reassign(current_user, task):
-        return render_template("errors/error.html", code=403, message=(
+        return render_template("errors/error.html", code=403, message=_(
             "Only an administrator or HR of the employee's unit can reassign tasks.")), 403
     form = ReassignForm()
     form.assignee.choices = _colleagues(task.case.subject.user_id)
@@ -181,7 +183,7 @@ def reassign(task_id: int):  # noqa: ANN201
             flash(exc.message, "error")
             status = exc.status_code
         else:
-            flash(f"“{task.title}” reassigned.", "success")
+            flash(_("“%(task)s” reassigned.", task=task.title), "success")
             return redirect(url_for("cases.case_detail", case_id=task.case_id))
     elif form.errors:
         status = 400

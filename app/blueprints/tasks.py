@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from app.services import tasks
@@ -36,7 +37,7 @@ def task_detail(task_id: int):  # noqa: ANN201
             form.validate()
             flash(exc.message, "error")
             return _render(view, form), 422
-        flash(f"“{view.task.title}” completed.", "success")
+        flash(_("“%(task)s” completed.", task=view.task.title), "success")
         return redirect(url_for("cases.case_detail", case_id=view.task.case_id))
     form = view.form_class(data=view.initial_data)
     return _render(view, form), status
