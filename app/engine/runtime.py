@@ -144,8 +144,15 @@ class WorkflowRuntime:
         ready = self._workflow.get_tasks(state=TaskState.READY, manual=True)
         if ready:
             return dict(ready[0].data)
-        last = self._workflow.last_task
-        return dict(last.data) if last is not None else dict(self._workflow.data)
+        # Waiting for a timer, perhaps inside a called process (an interview scheduled, not yet
+        # due): the task that changed last holds the newest data. The top workflow's own last
+        # task knows nothing of a call activity still running.
+        candidates = list(self._workflow.get_tasks(state=TaskState.WAITING))
+        if self._workflow.last_task is not None:
+            candidates.append(self._workflow.last_task)
+        if candidates:
+            return dict(max(candidates, key=lambda task: task.last_state_change).data)
+        return dict(self._workflow.data)
 
     def next_timer_due(self) -> datetime | None:
         """When the earliest pending timer of this case falls due (stored on the case row so a
