@@ -64,7 +64,9 @@ DECISIONS = {"agree": "agreed", "return": "returned", "approve": "approved",
              "reject": "rejected", "sign": "signed", "dispute": "disputed",
              "uphold": "upheld the rating", "revise": "changed the rating band",
              "resubmit": "resubmitted", "withdraw": "withdrew"}
-_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+# The Arabic script's blocks (Urdu letters among them), as a regular-expression class body.
+ARABIC_LETTERS = "\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff"
+_ARABIC_SCRIPT = re.compile(f"[{ARABIC_LETTERS}]")
 
 
 # --- the report's content -----------------------------------------------------------------------
@@ -252,7 +254,7 @@ class CaseRecord:
 def _stages_of(case: Case) -> set[str]:
     parsed = process_models.parsed_version(case.process_version)
     stages = {parsed.process_id, *parsed.subprocess_specs}
-    stages |= {t.get("name") or t.get("id") or "" for t in parsed.user_tasks}
+    stages |= {t.get("id") or "" for t in parsed.user_tasks}
     return {s for s in STAGES if s in stages}
 
 
@@ -270,7 +272,10 @@ def build_report(case: Case, data: dict[str, Any] | None = None) -> AppraisalRep
     record = CaseRecord(case, times)
     stages = _stages_of(case)
     subject = case.subject
-    timeline = audit.case_timeline(case.id)
+    # The case's state is its last event other than a report's own generation, so drawing the
+    # report again for an unchanged case gives the same digest.
+    timeline = [e for e in audit.case_timeline(case.id)
+                if e.event_type != AuditEventType.REPORT_GENERATED]
     last_event = timeline[-1] if timeline else None
     sections = [_header(case, data, cycle, times)]
     if "goal_setting" in stages:

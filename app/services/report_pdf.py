@@ -12,6 +12,7 @@ a few Urdu letters; both are logged, neither stops the report.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from app.services.appraisal_report import (
+    ARABIC_LETTERS,
     AppraisalReport,
     Facts,
     Paragraph,
@@ -30,6 +32,9 @@ from app.services.appraisal_report import (
 )
 
 log = logging.getLogger(__name__)
+# Scheherazade carries SIL Graphite tables besides its OpenType ones; fontTools drops them when
+# subsetting (HarfBuzz shapes with OpenType) and says so on every report with Urdu text.
+logging.getLogger("fontTools.subset").setLevel(logging.ERROR)
 
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/scheherazade",
              "/usr/share/fonts/truetype/sil-scheherazade")
@@ -39,6 +44,10 @@ ARABIC_FILES = {"": ("ScheherazadeNew-Regular.ttf", "Scheherazade-Regular.ttf"),
 # What the built-in Helvetica cannot encode, spelled in Latin-1.
 LATIN1_SPELLING = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "–": "-", "—": "-",
                                  "Σ": "sum of", "÷": "/", "…": "...", "→": "->", "·": "-"})
+ARABIC_RUN = re.compile(f"[{ARABIC_LETTERS}]+(?:[\\s\u200c]+[{ARABIC_LETTERS}]+)*")
+LATIN_LETTER = re.compile("[A-Za-z]")
+# Scheherazade's letters are small for their point size beside DejaVu's: Urdu is drawn larger.
+ARABIC_SCALE = 1.35
 INK = (33, 37, 41)
 MUTED = (95, 99, 104)
 RULE = (200, 204, 208)
@@ -64,7 +73,7 @@ def _find(names: tuple[str, ...]) -> Path | None:
     return None
 
 
-def _load_fonts(pdf: FPDF) -> Fonts:
+def _load_fonts(pdf: FPDF, needs_arabic: bool) -> Fonts:
     latin = {style: _find(names) for style, names in LATIN_FILES.items()}
     if not all(latin.values()):
         log.warning("report fonts: DejaVu Sans not found (install fonts-dejavu-core); "
@@ -74,7 +83,9 @@ def _load_fonts(pdf: FPDF) -> Fonts:
         pdf.add_font("report-latin", style, str(path))
     arabic = {style: _find(names) for style, names in ARABIC_FILES.items()}
     arabic_family = "report-latin"
-    if all(arabic.values()):
+    if not needs_arabic:
+        pass  # embedded only when something is written in the Arabic script
+    elif all(arabic.values()):
         for style, path in arabic.items():
             pdf.add_font("report-arabic", style, str(path))
         arabic_family = "report-arabic"
@@ -96,7 +107,7 @@ class ReportPDF(FPDF):
         super().__init__(orientation="P", unit="mm", format="A4")
         self.report = report
         self.footer_text = footer_text
-        self.report_fonts = _load_fonts(self)
+        self.report_fonts = _load_fonts(self, has_arabic_script(report.text()))
         self.set_margins(PAGE_MARGIN, PAGE_MARGIN, PAGE_MARGIN)
         self.set_auto_page_break(True, margin=20)
         self.set_title(f"{report.title}: case #{report.case_id}")
@@ -105,16 +116,26 @@ class ReportPDF(FPDF):
         self.set_subject(report.subtitle)
 
     def clean(self, text: str) -> str:
+        """The text as the font can draw it. In a line that mixes Latin words with an Urdu
+        name, each Urdu run is isolated (RLI…PDI), so the line reads left to right with the
+        name right to left inside it; otherwise the bidi algorithm would take the line's
+        direction from its first letter and pull neighbouring numbers into the name."""
         if self.report_fonts.unicode:
+            if has_arabic_script(text) and LATIN_LETTER.search(text):
+                return ARABIC_RUN.sub(lambda run: f"\u2067{run.group(0)}\u2069", text)
             return text
         return text.translate(LATIN1_SPELLING).encode("latin-1", "replace").decode("latin-1")
 
     def family_for(self, text: str) -> str:
         return self.report_fonts.arabic if has_arabic_script(text) else self.report_fonts.latin
 
+    def size_for(self, text: str, size: float) -> float:
+        arabic = self.report_fonts.arabic != self.report_fonts.latin and has_arabic_script(text)
+        return size * ARABIC_SCALE if arabic else size
+
     def use(self, text: str, style: str = "", size: float = BODY_SIZE) -> str:
         """Set the font that can draw `text`; returns the text as the font can encode it."""
-        self.set_font(self.family_for(text), style, size)
+        self.set_font(self.family_for(text), style, self.size_for(text, size))
         return self.clean(text)
 
     def header(self) -> None:
@@ -165,8 +186,10 @@ def _title(pdf: ReportPDF, report: AppraisalReport) -> None:
     pdf.ln(3)
 
 
-def _section(pdf: ReportPDF, section: Section) -> None:
-    if pdf.get_y() > pdf.h - 55:  # keep a heading with the start of what it heads
+def _section(pdf: ReportPDF, section: Section, keep_together: float = 35) -> None:
+    """A heading and its blocks; a new page first if less than `keep_together` mm are left
+    (a heading is never left alone at the foot of a page)."""
+    if pdf.get_y() > pdf.h - pdf.b_margin - keep_together:
         pdf.add_page()
     pdf.ln(2)
     pdf.multi_cell(0, 7, pdf.use(section.title, "B", 12), new_x=XPos.LMARGIN,
@@ -192,8 +215,9 @@ def _paragraph(pdf: ReportPDF, block: Paragraph) -> None:
     pdf.set_text_color(*INK)
 
 
-def _cell_style(pdf: ReportPDF, text: str, bold: bool = False) -> FontFace:
-    return FontFace(family=pdf.family_for(text), emphasis="BOLD" if bold else None)
+def _cell_style(pdf: ReportPDF, text: str, size: float, bold: bool = False) -> FontFace:
+    return FontFace(family=pdf.family_for(text), emphasis="BOLD" if bold else None,
+                    size_pt=pdf.size_for(text, size))
 
 
 def _facts(pdf: ReportPDF, block: Facts) -> None:
@@ -204,8 +228,8 @@ def _facts(pdf: ReportPDF, block: Facts) -> None:
                    padding=(1, 1.5), v_align="TOP") as table:
         for label, value in block.rows:
             row = table.row()
-            row.cell(pdf.clean(label), style=_cell_style(pdf, label, bold=True))
-            row.cell(pdf.clean(value), style=_cell_style(pdf, value))
+            row.cell(pdf.clean(label), style=_cell_style(pdf, label, BODY_SIZE, bold=True))
+            row.cell(pdf.clean(value), style=_cell_style(pdf, value, BODY_SIZE))
 
 
 def _table(pdf: ReportPDF, block: Table) -> None:
@@ -224,7 +248,7 @@ def _table(pdf: ReportPDF, block: Table) -> None:
         for values in block.rows:
             row = table.row()
             for text in values:
-                row.cell(pdf.clean(text), style=_cell_style(pdf, text))
+                row.cell(pdf.clean(text), style=_cell_style(pdf, text, size))
 
 
 def _verification(pdf: ReportPDF, report: AppraisalReport, digest: str, audit_seq: int,
@@ -242,4 +266,4 @@ def _verification(pdf: ReportPDF, report: AppraisalReport, digest: str, audit_se
                   f"#{report.case_id} in Meezan's audit trail (which is hash-chained: "
                   "flask audit verify): its details carry the same SHA-256. Generating the "
                   "report again for the same state of the case gives the same SHA-256.",
-                  muted=True)]))
+                  muted=True)]), keep_together=75)
