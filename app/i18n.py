@@ -103,6 +103,25 @@ def set_language() -> Response:
     return response
 
 
+def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
+    """Compile every language's messages.po whose messages.mo is missing or older (what
+    `scripts/translations.sh compile` does), so a test run never reads a stale catalogue."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    compiled = []
+    for po in sorted(directory.glob("*/LC_MESSAGES/messages.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalog = read_po(source, locale=po.parent.parent.name)
+        with mo.open("wb") as target:
+            write_mo(target, catalog)
+        compiled.append(mo)
+    return compiled
+
+
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 

@@ -32,6 +32,10 @@ fi
 npm ci --no-audit --no-fund --loglevel=error
 npm run --silent build
 
+# The interface's translations: app/translations/*/LC_MESSAGES/messages.po compiled to the .mo
+# files Flask-Babel reads (git-ignored; see scripts/translations.sh).
+scripts/translations.sh compile
+
 # The appraisal report (PDF) embeds Debian's fonts: DejaVu Sans for Latin text, Scheherazade
 # for Urdu (names and comments in the Arabic script). Without them it falls back to Helvetica.
 fonts=/usr/share/fonts/truetype

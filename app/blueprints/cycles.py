@@ -45,7 +45,7 @@ class CycleForm(FlaskForm):
     interview_closes_on = DateField(_l("Interview window closes"), validators=[InputRequired()])
     ends_on = DateField(_l("Ends on"), validators=[InputRequired()])
     incentive_cap_percent = DecimalField(
-        _l("Incentive cap, % of base pay (the same for everyone)"), places=2,
+        _l("Incentive cap in percent of base pay (the same for everyone)"), places=2,
         validators=[InputRequired()])
     budget = DecimalField(_l("Incentive budget (PKR)"), places=2, validators=[InputRequired()])
     incentive_threshold_amount = DecimalField(
