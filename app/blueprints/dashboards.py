@@ -38,9 +38,11 @@ def _view(cycle_id: int, all_staff: bool = False) -> dashboards.Dashboard:
     order = request.args.get("order", "achievement")
     if order not in dashboards.LEAGUE_ORDERS:
         abort(400, "Unknown ranking.")
-    return dashboards.dashboard(current_user, cycle_id, _int_arg("unit"),
-                                page=_int_arg("page", 1) or 1, league_order=order,
-                                all_staff=all_staff)
+    page = _int_arg("page", 1) or 0
+    if page < 1:
+        abort(400, "Pages start at 1.")
+    return dashboards.dashboard(current_user, cycle_id, _int_arg("unit"), page=page,
+                                league_order=order, all_staff=all_staff)
 
 
 @bp.route("")
