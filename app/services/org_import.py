@@ -35,7 +35,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditEventType, Employee, OrgUnit, Role, User
-from app.services import audit
+from app.services import audit, reporting
 from app.services.access import is_admin
 from app.services.errors import PermissionDenied
 from app.services.org import descendant_unit_ids
@@ -396,6 +396,10 @@ def _write(user: User, rows: list[_Row], existing: dict[str, Employee], report: 
             report.updated += 1
             audit.record(AuditEventType.EMPLOYEE_UPDATED, actor=user, details={
                 "employee": row.number, "changes": changes, "source": report.source_name})
+        moved = [employee.id for row, employee, before in updates
+                 if before["unit_code"] != row.unit_code]
+        if moved:  # their cases now count for the new unit on the dashboards
+            reporting.sync_units(moved if len(moved) <= 5000 else None)
         audit.record(AuditEventType.ORG_DATA_IMPORTED, actor=user, details={
             "source": report.source_name, "sha256": digest, "rows": report.rows,
             "created": report.created, "updated": report.updated,

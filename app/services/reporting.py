@@ -279,16 +279,19 @@ def refresh_all(batch_size: int = 200, after_id: int = 0) -> Iterable[int]:
 
 def sync_units(employee_ids: Iterable[int] | None = None) -> None:
     """Follow employees who moved to another unit (an org import): their cases' rows now count
-    for the new unit. Part of the caller's transaction; one UPDATE per table."""
+    for the new unit. Part of the caller's transaction; one UPDATE per table (None: check
+    every employee)."""
+    ids = None if employee_ids is None else list(employee_ids)
     current_unit = (select(Employee.org_unit_id)
                     .where(Employee.id == AppraisalFact.employee_id).scalar_subquery())
     moved = update(AppraisalFact).where(AppraisalFact.org_unit_id != current_unit)
-    if employee_ids is not None:
-        moved = moved.where(AppraisalFact.employee_id.in_(list(employee_ids)))
-    db.session.execute(moved.values(org_unit_id=current_unit),
-                       execution_options={"synchronize_session": False})
     fact_unit = (select(AppraisalFact.org_unit_id)
                  .where(AppraisalFact.case_id == AppraisalMonth.case_id).scalar_subquery())
-    db.session.execute(update(AppraisalMonth).where(AppraisalMonth.org_unit_id != fact_unit)
-                       .values(org_unit_id=fact_unit),
-                       execution_options={"synchronize_session": False})
+    months = update(AppraisalMonth).where(AppraisalMonth.org_unit_id != fact_unit)
+    if ids is not None:
+        moved = moved.where(AppraisalFact.employee_id.in_(ids))
+        months = months.where(AppraisalMonth.case_id.in_(
+            select(AppraisalFact.case_id).where(AppraisalFact.employee_id.in_(ids))))
+    options = {"synchronize_session": False}
+    db.session.execute(moved.values(org_unit_id=current_unit), execution_options=options)
+    db.session.execute(months.values(org_unit_id=fact_unit), execution_options=options)

@@ -477,3 +477,17 @@ def test_an_employee_who_moves_unit_counts_for_the_new_unit(org, health) -> None
     assert db.session.scalar(select(OrgUnit.code).join(
         AppraisalFact, AppraisalFact.org_unit_id == OrgUnit.id).where(
         AppraisalFact.employee_id == bilal.id)) == "KP-HEALTH-MRD"
+
+
+def test_an_org_import_that_moves_an_employee_moves_their_figures(org, health) -> None:
+    from app.services import org_import
+    bilal = employee_of(org["emp2"])
+    header = ("employee_number,name,grade,base_pay,unit_code,reporting_officer,"
+              "countersigning_officer,email\n")
+    row = (f"{bilal.employee_number},{bilal.full_name},17,138000,KP-HEALTH-MRD,KP-00002,"
+           f"KP-00001,{bilal.email}\n")
+    report = org_import.import_org_csv(org["hr1"], (header + row).encode(), "move.csv")
+    assert report.imported, report
+    view = dashboards.dashboard(org["hr1"], health["cycle"].id, health["mardan"].id)
+    assert view.employees == 3 and view.overdue == 2
+    assert "Bilal Ahmed" in [e["name"] for e in view.staff]
