@@ -327,6 +327,14 @@ PATHS: dict[str, Any] = {
         "responses": {"200": _json(_ref("Case"), "The case."),
                       **_errors("400", "401", "403", "404", "503")},
     }},
+    "/api/v1/cases/{case_id}/report.pdf": {"get": {
+        "summary": "The case's appraisal report as an A4 PDF (its generation is an audit event "
+                   "carrying the report's SHA-256, also sent as the X-Report-SHA256 header)",
+        "parameters": [CASE_ID],
+        "responses": {"200": {"description": "The report.", "content": {"application/pdf": {
+                          "schema": {"type": "string", "contentMediaType": "application/pdf"}}}},
+                      **_errors("400", "401", "403", "404", "503")},
+    }},
 }
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from app.models import AuditEvent, Case, HumanTask, User
-from app.services import auth, cases, delegation, queues, tasks
+from app.services import appraisal_report, auth, cases, delegation, queues, tasks
 from app.services.errors import ServiceError, ValidationFailed
 from forms.registry import formdata_from_json
 
@@ -271,3 +271,10 @@ def start_case():  # noqa: ANN201
 @token_required
 def get_case(case_id: int):  # noqa: ANN201
     return jsonify(case_json(cases.view_case(g.api_user, case_id)))
+
+
+@api_bp.get("/cases/<int:case_id>/report.pdf")
+@token_required
+def get_case_report(case_id: int):  # noqa: ANN201
+    """The case's appraisal report as PDF (as on the web; its generation is audited)."""
+    return appraisal_report.generate(g.api_user, case_id).as_response()

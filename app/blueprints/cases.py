@@ -70,9 +70,4 @@ def case_detail(case_id: int):  # noqa: ANN201
 def case_report(case_id: int) -> Response:
     """The case's appraisal report as PDF, for whoever may see the case (its generation is
     audited with the report's SHA-256)."""
-    report = appraisal_report.generate(current_user, case_id)
-    return Response(report.content, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{report.filename}"',
-        "Cache-Control": "no-store",
-        "X-Report-SHA256": report.digest,
-    })
+    return appraisal_report.generate(current_user, case_id).as_response()

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
+from flask import Response
+
 from app.engine import WorkflowRuntime
 from app.models import AuditEventType, Case, HumanTask, TaskStatus, User
 from app.models.base import utcnow
@@ -657,6 +659,15 @@ class GeneratedReport:
     filename: str
     digest: str
     audit_seq: int
+
+    def as_response(self) -> Response:
+        """The PDF for the browser (shown inline, to print or save) and for the API alike;
+        never cached, since it is about one person's appraisal."""
+        return Response(self.content, mimetype="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="{self.filename}"',
+            "Cache-Control": "no-store",
+            "X-Report-SHA256": self.digest,
+        })
 
 
 def generate(user: User, case_id: int) -> GeneratedReport:

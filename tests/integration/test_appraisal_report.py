@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.clock import clock
 from app.extensions import db
 from app.models import AuditEvent, AuditEventType, Case
-from app.services import appraisal_report, calibration, cases, report_pdf
+from app.services import appraisal_report, auth, calibration, cases, report_pdf
 from app.services.errors import PermissionDenied
 from tests.appraisal_helpers import (
     ON_TARGET,
@@ -265,6 +265,22 @@ def test_only_people_who_may_see_the_case_get_its_report(app: Flask, org) -> Non
     generated_by = db.session.scalars(select(AuditEvent.actor_id).where(
         AuditEvent.event_type == AuditEventType.REPORT_GENERATED)).all()
     assert generated_by == [org["auditor1"].id]  # refusals leave no report behind
+
+
+def test_the_api_serves_the_same_report_to_case_viewers_only(client: FlaskClient,
+                                                              org) -> None:
+    case = start(org)
+    agree_goals(org, case)
+    hr_token, _ = auth.issue_token(org["hr1"], 1)
+    response = client.get(f"/api/v1/cases/{case.id}/report.pdf",
+                          headers={"Authorization": f"Bearer {hr_token}"})
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert "Farah Qureshi (cso1) on 05 Jan 2026" in Pdf(response.data).text
+    colleague_token, _ = auth.issue_token(org["emp2"], 1)
+    refused = client.get(f"/api/v1/cases/{case.id}/report.pdf",
+                         headers={"Authorization": f"Bearer {colleague_token}"})
+    assert refused.status_code == 403 and "error" in refused.get_json()
+    assert client.get(f"/api/v1/cases/{case.id}/report.pdf").status_code == 401
 
 
 def test_a_goal_setting_case_reports_only_the_stages_it_has(org) -> None:

@@ -126,6 +126,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "api.bulk_tasks": {"POST": SIGNED_IN},
     "api.start_case": {"POST": HR_ADMIN},
     "api.get_case": {"GET": CASE_VIEWERS},
+    "api.get_case_report": {"GET": CASE_VIEWERS},
 }
 
 # The code step of a two-step sign-in exists only between a right password and the code: without
