@@ -15,7 +15,14 @@ from urllib.parse import urlsplit
 
 from babel import Locale
 from flask import Blueprint, Flask, abort, current_app, g, redirect, request, url_for
-from flask_babel import format_date, format_datetime, format_decimal, get_locale, gettext
+from flask_babel import (
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    gettext,
+    refresh,
+)
 from flask_babel.speaklater import LazyString
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -122,6 +129,55 @@ def compile_catalogues(directory: Path = TRANSLATIONS_DIR) -> list[Path]:
     return compiled
 
 
+def source_messages(root: Path | None = None) -> dict[str | tuple[str, ...], str]:
+    """Every message the code and templates mark for translation (what `extract` collects),
+    message id → where it was first found: the yardstick for a complete catalogue."""
+    from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    root = root or Path(__file__).resolve().parent.parent
+    with (root / "babel.cfg").open() as handle:
+        method_map, options_map = parse_mapping_cfg(handle)
+    keywords = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "N_plural": (1, 2)}
+    found: dict[str | tuple[str, ...], str] = {}
+    for folder in ("app", "forms"):
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+                root / folder, method_map, options_map, keywords=keywords):
+            found.setdefault(message, f"{folder}/{filename}:{lineno}")
+    return found
+
+
+def catalogue_problems(po_path: Path, expected: dict | None = None) -> list[str]:
+    """What keeps a language's catalogue from being complete: messages of the source missing
+    from it, untranslated or fuzzy (a guess pybabel made that nobody checked), or whose named
+    values (%(name)s) differ from the English."""
+    import re
+
+    from babel.messages.pofile import read_po
+
+    with po_path.open("rb") as handle:
+        catalog = read_po(handle)
+    placeholders = re.compile(r"%\(\w+\)[sd]")
+    problems = []
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        if message.fuzzy:
+            problems.append(f"fuzzy: {ids[0]!r}")
+        elif not all(strings):
+            problems.append(f"untranslated: {ids[0]!r}")
+        elif any(sorted(placeholders.findall(ids[0])) != sorted(placeholders.findall(s))
+                 for s in strings):
+            problems.append(f"named values differ: {ids[0]!r}")
+    for message_id, where in (expected or {}).items():
+        key = message_id[0] if isinstance(message_id, tuple) else message_id
+        if catalog.get(key) is None:
+            problems.append(f"missing (run scripts/translations.sh extract): {key!r} at {where}")
+    return problems
+
+
 def _as_utc(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
@@ -176,5 +232,8 @@ def register(app: Flask) -> None:
     FlaskForm.Meta.get_translations = lambda self, form: FORM_TRANSLATIONS
     app.register_blueprint(bp)
     app.jinja_env.filters["amount"] = format_amount
+    # Flask-Babel remembers the locale on `g`, which outlives a request when the request runs
+    # inside an application context already pushed (a CLI command, a test): choose afresh.
+    app.before_request(refresh)
 
     app.context_processor(page_language)

@@ -4,7 +4,8 @@
 #                                     into messages.pot and merge them into every language's .po
 #   scripts/translations.sh compile   compile the .po files to the .mo files the app reads
 #                                     (setup.sh does this; the .mo files are not in git)
-#   scripts/translations.sh check     fail if a language has untranslated or fuzzy messages
+#   scripts/translations.sh check     fail if a language misses, has not translated, or has only
+#                                     a fuzzy guess for a message of the source
 #   scripts/translations.sh init LANG start a new language (e.g. pa)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,19 +25,12 @@ case "${1:-}" in
     .venv/bin/python - "$DIR" <<'PY'
 import sys
 from pathlib import Path
-from babel.messages.pofile import read_po
-bad = 0
-for po in sorted(Path(sys.argv[1]).glob("*/LC_MESSAGES/messages.po")):
-    with po.open("rb") as handle:
-        catalog = read_po(handle)
-    for message in catalog:
-        if not message.id:
-            continue
-        strings = message.string if isinstance(message.string, tuple) else (message.string,)
-        if message.fuzzy or not all(strings):
-            bad += 1
-            print(f"{po}: {'fuzzy' if message.fuzzy else 'untranslated'}: {message.id!r}")
-sys.exit(1 if bad else 0)
+from app.i18n import catalogue_problems, source_messages
+expected = source_messages()
+problems = [f"{po}: {p}" for po in sorted(Path(sys.argv[1]).glob("*/LC_MESSAGES/messages.po"))
+            for p in catalogue_problems(po, expected)]
+print("\n".join(problems) or "every catalogue is complete")
+sys.exit(1 if problems else 0)
 PY
     ;;
   init)
