@@ -220,13 +220,6 @@ def _employee_line(employee: Any) -> str:
 # --- reading the case ---------------------------------------------------------------------------
 
 
-@dataclass
-class Signature:
-    task: HumanTask
-    when: str
-    who: str
-
-
 class CaseRecord:
     """The case's completed task rows, read once: who signed what, and when."""
 
@@ -243,14 +236,20 @@ class CaseRecord:
         found = self.all(*names)
         return found[-1] if found else None
 
-    def signed(self, task: HumanTask | None) -> str:
-        """ "Imran Khattak (ro1) on 10 Dec 2026 11:00 PKT", with whom they acted for."""
-        if task is None:
-            return "—"
+    @staticmethod
+    def who(task: HumanTask) -> str:
+        """Who completed the task, and whom they acted for (a delegate, an absence's
+        stand-in, an escalation)."""
         who = person(task.completed_by)
         if task.owner_id and task.owner_id != task.completed_by_id and task.owner is not None:
             who += f" for {person(task.owner)}"
-        return f"{who} on {self.times.moment(task.completed_at)}"
+        return who
+
+    def signed(self, task: HumanTask | None) -> str:
+        """ "Imran Khattak (ro1) on 10 Dec 2026 11:00 PKT"."""
+        if task is None:
+            return "—"
+        return f"{self.who(task)} on {self.times.moment(task.completed_at)}"
 
 
 def _stages_of(case: Case) -> set[str]:
@@ -641,8 +640,12 @@ def _signatures(record: CaseRecord) -> Section:
         action = SIGNATURE_TASKS[task.task_name]
         if decision in DECISIONS:
             action += f": {DECISIONS[decision]}"
-        rows.append([LANE_ROLES.get(task.lane or "", task.lane or "—"), record.signed(task)
-                     .rsplit(" on ", 1)[0], action, record.times.moment(task.completed_at)])
+        elif submitted.get("calibrated_band"):
+            action += f": {band_label(submitted['calibrated_band'])}"
+        elif submitted.get("interview_held") == "no":
+            action += ": not held"
+        rows.append([LANE_ROLES.get(task.lane or "", task.lane or "—"), record.who(task),
+                     action, record.times.moment(task.completed_at)])
     if not rows:
         return Section("Signatures", [Paragraph("Nobody has signed anything in this case yet.",
                                                 muted=True)])

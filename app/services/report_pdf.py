@@ -92,10 +92,11 @@ def _load_fonts(pdf: FPDF, needs_arabic: bool) -> Fonts:
     else:
         log.warning("report fonts: Scheherazade not found (install fonts-sil-scheherazade); "
                     "Urdu text drawn with DejaVu Sans")
-    try:
-        pdf.set_text_shaping(True)
-    except ImportError:  # uharfbuzz missing: letters print unjoined, but print
-        log.warning("report fonts: uharfbuzz not installed; Urdu text is not shaped")
+    if needs_arabic:  # Latin text needs no shaping, which would triple the drawing time
+        try:
+            pdf.set_text_shaping(True)
+        except ImportError:  # uharfbuzz missing: letters print unjoined, but print
+            log.warning("report fonts: uharfbuzz not installed; Urdu text is not shaped")
     return Fonts("report-latin", arabic_family, unicode=True)
 
 

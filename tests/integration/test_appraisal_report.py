@@ -249,6 +249,51 @@ def _client_of(app: Flask, username: str | None) -> FlaskClient:
     return client
 
 
+def test_an_interview_not_held_and_a_dispute_are_on_the_record(org) -> None:
+    case = start(org)
+    agree_goals(org, case)
+    through_the_months(org, case, ON_TARGET)
+    at(f"{YEAR}-12-01", 5)
+    fire_timers()
+    complete(org["ro1"], case, "schedule_interview",
+             {"date": f"{YEAR}-12-10", "time": "10:00", "place": "DHO office, Peshawar"})
+    at(f"{YEAR}-12-10", 6)
+    fire_timers()
+    complete(org["ro1"], case, "record_interview",
+             {"held": "no", "not_held_reason": "The employee was on leave"})
+    complete(org["ro1"], case, "schedule_interview",
+             {"date": f"{YEAR}-12-15", "time": "11:30", "place": "Committee room"})
+    at(f"{YEAR}-12-15", 7)
+    fire_timers()
+    complete(org["ro1"], case, "record_interview", {
+        "held": "yes", "discussion": "Second sitting: the year reviewed.",
+        "assessment": [{"kpi": k["name"], "actual": ON_TARGET[k["name"]], "comment": "Met"}
+                       for k in good_scorecard()]})
+    complete(org["emp1"], case, "sign_off_interview", {
+        "decision": "dispute", "dispute_reasons": "Audits were understated"})
+
+    def report() -> str:
+        return appraisal_report.build_report(db.session.get(Case, case.id)).text()
+
+    text = report()
+    assert "Scheduled for: 15 Dec 2026 11:30 PKT" in text
+    assert ("An earlier interview was not held (recorded by Imran Khattak (ro1) on "
+            "10 Dec 2026 11:00 PKT): “The employee was on leave”.") in text
+    assert "Reasons for the dispute: Audits were understated" in text
+    assert "Employee's comments: None" in text
+    assert ("Countersigning officer's decision: Not yet decided: awaiting the countersigning "
+            "officer.") in text
+    complete(org["cso1"], case, "decide_dispute", {
+        "outcome": "revise", "revised_band": "very_good", "reason": "Audit log incomplete"})
+    text = report()
+    assert "Countersigning officer's decision: Changed the rating band to Very good" in text
+    assert "Why: Audit log incomplete" in text
+    assert "Countersignature: Farah Qureshi (cso1) on 15 Dec 2026 12:00 PKT" in text
+    assert "Changed on dispute to: Very good" in text
+    assert "Calibration: Not yet calibrated" in text
+    assert "Final rating: Not yet final: it is final after calibration." in text
+
+
 def test_only_people_who_may_see_the_case_get_its_report(app: Flask, org) -> None:
     case = start(org)
     for username in ["emp2", "fin1", "owner1"]:  # a colleague, finance, the process owner
