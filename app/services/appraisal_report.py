@@ -141,6 +141,15 @@ class AppraisalReport:
         return "\n".join(parts)
 
 
+def block_texts(block: Facts | Paragraph | Table) -> list[str]:
+    """Every string a block draws."""
+    if isinstance(block, Facts):
+        return [text for row in block.rows for text in row]
+    if isinstance(block, Paragraph):
+        return [block.text]
+    return [*block.headers, *(text for row in block.rows for text in row)]
+
+
 def has_arabic_script(text: str) -> bool:
     """Urdu names and comments are drawn with a font that has the Arabic script's letters."""
     return bool(_ARABIC_SCRIPT.search(text))

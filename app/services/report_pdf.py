@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +30,7 @@ from app.services.appraisal_report import (
     Paragraph,
     Section,
     Table,
+    block_texts,
     has_arabic_script,
 )
 
@@ -61,6 +64,7 @@ class Fonts:
     latin: str  # the family for text in Latin script
     arabic: str  # the family for text in the Arabic script
     unicode: bool  # False: the built-in Helvetica, Latin-1 only
+    shaping: bool = False  # HarfBuzz is there to shape Urdu
 
 
 def _find(names: tuple[str, ...]) -> Path | None:
@@ -92,12 +96,15 @@ def _load_fonts(pdf: FPDF, needs_arabic: bool) -> Fonts:
     else:
         log.warning("report fonts: Scheherazade not found (install fonts-sil-scheherazade); "
                     "Urdu text drawn with DejaVu Sans")
-    if needs_arabic:  # Latin text needs no shaping, which would triple the drawing time
+    shaping = False
+    if needs_arabic:
         try:
             pdf.set_text_shaping(True)
+            pdf.set_text_shaping(False)  # switched on around Urdu text only (ReportPDF.shaped)
+            shaping = True
         except ImportError:  # uharfbuzz missing: letters print unjoined, but print
             log.warning("report fonts: uharfbuzz not installed; Urdu text is not shaped")
-    return Fonts("report-latin", arabic_family, unicode=True)
+    return Fonts("report-latin", arabic_family, unicode=True, shaping=shaping)
 
 
 class ReportPDF(FPDF):
@@ -127,6 +134,20 @@ class ReportPDF(FPDF):
             return text
         return text.translate(LATIN1_SPELLING).encode("latin-1", "replace").decode("latin-1")
 
+    @contextmanager
+    def shaped(self, texts: Iterable[str]) -> Iterator[None]:
+        """HarfBuzz shaping while drawing these texts if any is Urdu (letters joined, right to
+        left). Only then: shaping measures every glyph and would triple the drawing time of
+        Latin text, which needs none. The previous state comes back afterwards (a running
+        head drawn at a page break inside a table must not switch it off for the table)."""
+        previous = self.text_shaping
+        if self.report_fonts.shaping and any(has_arabic_script(t) for t in texts):
+            self.set_text_shaping(True)
+        try:
+            yield
+        finally:
+            self.text_shaping = previous
+
     def family_for(self, text: str) -> str:
         return self.report_fonts.arabic if has_arabic_script(text) else self.report_fonts.latin
 
@@ -144,7 +165,8 @@ class ReportPDF(FPDF):
             return
         text = self.use(self.report.running_head, size=7.5)
         self.set_text_color(*MUTED)
-        self.cell(0, 5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        with self.shaped([text]):
+            self.cell(0, 5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         self.set_draw_color(*RULE)
         self.line(PAGE_MARGIN, self.get_y(), self.w - PAGE_MARGIN, self.get_y())
         self.ln(3)
@@ -158,8 +180,10 @@ class ReportPDF(FPDF):
         self.set_font(self.report_fonts.latin, "", 7)
         self.set_text_color(*MUTED)
         width = self.w - 2 * PAGE_MARGIN
+        previous, self.text_shaping = self.text_shaping, None  # Latin, and "{nb}" unshaped
         self.cell(width - 28, 4, self.clean(self.footer_text), align="L")
         self.cell(28, 4, f"Page {self.page_no()} of {{nb}}", align="R")
+        self.text_shaping = previous
         self.set_text_color(*INK)
 
 
@@ -181,8 +205,9 @@ def render(report: AppraisalReport, *, digest: str, audit_seq: int, generated_at
 def _title(pdf: ReportPDF, report: AppraisalReport) -> None:
     pdf.multi_cell(0, 8, pdf.use(report.title, "B", 16), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_text_color(*MUTED)
-    pdf.multi_cell(0, 5, pdf.use(report.subtitle, size=9), new_x=XPos.LMARGIN,
-                   new_y=YPos.NEXT)
+    with pdf.shaped([report.subtitle]):
+        pdf.multi_cell(0, 5, pdf.use(report.subtitle, size=9), new_x=XPos.LMARGIN,
+                       new_y=YPos.NEXT)
     pdf.set_text_color(*INK)
     pdf.ln(3)
 
@@ -199,12 +224,13 @@ def _section(pdf: ReportPDF, section: Section, keep_together: float = 35) -> Non
     pdf.line(PAGE_MARGIN, pdf.get_y(), pdf.w - PAGE_MARGIN, pdf.get_y())
     pdf.ln(2)
     for block in section.blocks:
-        if isinstance(block, Facts):
-            _facts(pdf, block)
-        elif isinstance(block, Paragraph):
-            _paragraph(pdf, block)
-        else:
-            _table(pdf, block)
+        with pdf.shaped(block_texts(block)):
+            if isinstance(block, Facts):
+                _facts(pdf, block)
+            elif isinstance(block, Paragraph):
+                _paragraph(pdf, block)
+            else:
+                _table(pdf, block)
         pdf.ln(1.5)
 
 
