@@ -270,8 +270,10 @@ def _table(pdf: ReportPDF, block: Table) -> None:
                    borders_layout=TableBordersLayout.SINGLE_TOP_LINE, padding=(1, 1.2),
                    v_align="TOP", repeat_headings=1) as table:
         heading = table.row()
-        for text in block.headers:
-            heading.cell(pdf.clean(text))
+        for text in block.headers:  # KPI names head the monthly table's columns
+            heading.cell(pdf.clean(text), style=FontFace(
+                family=pdf.family_for(text), emphasis="BOLD", fill_color=HEADING_FILL,
+                size_pt=pdf.size_for(text, size)) if has_arabic_script(text) else None)
         for values in block.rows:
             row = table.row()
             for text in values:

@@ -352,6 +352,18 @@ def test_urdu_names_and_kpis_are_drawn_with_an_arabic_script_font(org) -> None:
     assert "Vaccinator attendance" in pdf.text
 
 
+def test_urdu_in_a_table_heading_is_drawn_with_the_arabic_script_font(org) -> None:
+    case = start(org)
+    report = appraisal_report.build_report(db.session.get(Case, case.id))
+    kpi = "ٹیکہ کاری"
+    report.sections.append(appraisal_report.Section("Monthly actuals", [appraisal_report.Table(
+        ["Month", kpi], [["Jan 2026", "12,000"]], [20, 20], [False, True])]))
+    pdf = Pdf(report_pdf.render(report, digest=report.digest(), audit_seq=1,
+                                generated_at=clock.now(), generated_by="HR"))
+    assert any("Scheherazade" in name for name in pdf.fonts())
+    assert set(kpi) - {" "} <= set(pdf.text)
+
+
 def test_without_the_unicode_fonts_the_report_falls_back_to_helvetica(
         app: Flask, org, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(report_pdf, "FONT_DIRS", ())
