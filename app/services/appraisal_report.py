@@ -365,12 +365,24 @@ def _scorecard(data: dict[str, Any], record: CaseRecord) -> Section:
     steps = [("Designed by", record.last("design_scorecard"))]
     review = record.last("review_scorecard")
     countersign = record.last("countersign_scorecard", "countersign_scorecard_escalated")
+    latest = record.last("design_scorecard", "review_scorecard", "countersign_scorecard",
+                         "countersign_scorecard_escalated")
+    submitted = (latest.submitted_data or {}) if latest is not None else {}
     if data.get("countersign_decision") == "approve":
         steps += [("Agreed by the employee", review), ("Countersigned by", countersign)]
-    elif data.get("employee_decision") == "agree":
+    elif latest is not None and latest.task_name == "review_scorecard" and (
+            submitted.get("employee_decision") == "agree"):
         steps += [("Agreed by the employee", review)]
         blocks.append(Paragraph("Not yet countersigned: awaiting the countersigning officer.",
                                 muted=True))
+    elif latest is not None and latest.task_name != "design_scorecard":
+        who = ("the employee" if latest.task_name == "review_scorecard"
+               else "the countersigning officer")
+        comment = (submitted.get("employee_comment") or submitted.get("countersign_comment")
+                   or "")
+        blocks.append(Paragraph(f"Not yet agreed: sent back by {who} on "
+                                f"{record.times.moment(latest.completed_at)} (“{comment}”); "
+                                "awaiting the reporting officer's redesign.", muted=True))
     else:
         blocks.append(Paragraph("Not yet agreed: awaiting the employee's review of the "
                                 "scorecard.", muted=True))
@@ -684,7 +696,8 @@ class GeneratedReport:
 
 def generate(user: User, case_id: int) -> GeneratedReport:
     """The PDF of a case's appraisal report, for someone who may see the case (else
-    PermissionDenied / NotFound). Its generation is an audit event carrying the digest."""
+    PermissionDenied / NotFound). Its generation is an audit event carrying the digest,
+    committed before the PDF is drawn so that every page can name the event."""
     from app.services import report_pdf  # fpdf2 loads only when a report is drawn
 
     case = cases.get_case_for(user, case_id)

@@ -335,6 +335,12 @@ def test_a_goal_setting_case_reports_only_the_stages_it_has(org) -> None:
     assert [s.title for s in report.sections] == ["Employee and cycle", "Scorecard",
                                                   "Signatures"]
     assert "Not yet agreed: awaiting the employee's review of the scorecard." in report.text()
+    complete(org["emp1"], case, "review_scorecard",
+             {"decision": "return", "comment": "Attendance target is too high"})
+    text = appraisal_report.build_report(db.session.get(Case, case.id)).text()
+    assert ("Not yet agreed: sent back by the employee on 05 Jan 2026 14:00 PKT (“Attendance "
+            "target is too high”); awaiting the reporting officer's redesign.") in text
+    assert "reviewed the scorecard: returned" in text
 
 
 def test_urdu_names_and_kpis_are_drawn_with_an_arabic_script_font(org) -> None:
