@@ -5,8 +5,8 @@ by unit to the employee's case.
 
 Every figure is aggregated by the database from the reporting projection
 (app/models/reporting.py) with GROUP BY: a query per table, whatever the number of employees.
-A unit's figures cover it and every unit below it; the sub-unit mapping is a recursive query
-over the org tree.
+A unit's figures cover it and every unit below it; which sub-unit row each unit counts for comes
+from the org tree (a few hundred rows), applied to the per-unit groups, never to people.
 
 Who sees what: administrators and auditors everything; HR the units they hold the role for
 (with the units below); a unit's head (OrgUnit.head_employee_id) that unit and the units below.
@@ -15,11 +15,12 @@ Employees and officers as such see no dashboard.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import CTE, Select, case, func, literal, select, union_all
+from sqlalchemy import ARRAY, Integer, any_, bindparam, case, func, select
 
 from app.clock import clock
 from app.extensions import db
@@ -158,42 +159,35 @@ def _cycle_reaches(cycle: Cycle, visible: set[int]) -> bool:
     return False
 
 
-def _mapping(unit_id: int | None, roots: list[int] | None) -> CTE:
-    """(unit_id, group_id): every unit under the dashboard's unit mapped to the row it counts
-    for — the sub-unit below the shown unit it belongs to, or the shown unit itself for its own
-    staff; with no unit, the top units of the reader's scope."""
+def _unit_groups(unit_id: int | None, roots: list[int] | None) -> dict[int, int]:
+    """Every unit under the dashboard's unit -> the row it counts for: the sub-unit below the
+    shown unit it belongs to, or the shown unit itself for its own staff; with no unit shown,
+    the top units of the reader's scope. The org tree is a few hundred rows, read once."""
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in db.session.execute(select(OrgUnit.id, OrgUnit.parent_id)):
+        children.setdefault(parent, []).append(uid)
     if unit_id is not None:
-        seed = select(OrgUnit.id.label("unit_id"), OrgUnit.id.label("group_id")).where(
-            OrgUnit.parent_id == unit_id)
-    elif roots is None:
-        seed = select(OrgUnit.id.label("unit_id"), OrgUnit.id.label("group_id")).where(
-            OrgUnit.parent_id.is_(None))
+        tops = children.get(unit_id, [])
     else:
-        seed = select(OrgUnit.id.label("unit_id"), OrgUnit.id.label("group_id")).where(
-            OrgUnit.id.in_(roots))
-    tree = seed.cte("unit_tree", recursive=True)
-    tree = tree.union_all(select(OrgUnit.id, tree.c.group_id)
-                          .join(tree, OrgUnit.parent_id == tree.c.unit_id))
-    parts: list[Select] = [select(tree.c.unit_id, tree.c.group_id)]
-    if unit_id is not None:
-        parts.append(select(literal(unit_id).label("unit_id"), literal(unit_id).label("group_id")))
-    return union_all(*parts).cte("unit_groups")
+        tops = children.get(None, []) if roots is None else roots
+    groups: dict[int, int] = {} if unit_id is None else {unit_id: unit_id}
+    for top in tops:
+        stack = [top]
+        while stack:
+            current = stack.pop()
+            if current in groups:
+                continue
+            groups[current] = top
+            stack.extend(children.get(current, []))
+    return groups
 
 
-def _count_if(condition: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-
-def _stage_done_conditions() -> dict[str, Any]:
-    rank = AppraisalFact.stage_rank
-    return {
-        "goal_setting": rank > STAGES["goal_setting"],
-        "monthly_actuals": rank > STAGES["monthly_actuals"],
-        "mid_year_review": AppraisalFact.mid_year_done.is_(True),
-        "appraisal_interview": rank > STAGES["appraisal_interview"],
-        "calibration": rank > STAGES["calibration"],
-        "incentive_approval": rank > STAGES["incentive_approval"],
-    }
+def _in_units(column: Any, unit_ids: Collection[int]) -> Any:
+    """`column IN (units)`. On PostgreSQL one array parameter (`= ANY`): the same short
+    statement for 3 units or 3,000, each looked up in the index."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("unit_ids", sorted(unit_ids), type_=ARRAY(Integer)))
+    return column.in_(sorted(unit_ids))
 
 
 def dashboard(user: User, cycle_id: int, unit_id: int | None = None, page: int = 1,
@@ -223,7 +217,7 @@ def dashboard(user: User, cycle_id: int, unit_id: int | None = None, page: int =
     view = Dashboard(cycle=cycle, unit=unit, trail=_trail(unit, roots), now_iso=now.isoformat(),
                      league_order=league_order, page=page)
     key = str(cycle.id)
-    groups = _mapping(unit_id, roots)
+    groups = _unit_groups(unit_id, roots)
     _unit_rows(view, key, groups, now, unit_id)
     _ratings(view, key, groups)
     _trend(view, key, groups)
@@ -243,72 +237,92 @@ def _trail(unit: OrgUnit | None, roots: list[int] | None) -> list[OrgUnit]:
     return list(reversed(trail))
 
 
-def _unit_rows(view: Dashboard, key: str, groups: CTE, now: Any, unit_id: int | None) -> None:
-    done = _stage_done_conditions()
-    columns = [
-        groups.c.group_id,
-        func.count().label("employees"),
-        _count_if(AppraisalFact.stage_rank >= STAGES["completed"]).label("completed"),
-        _count_if(AppraisalFact.next_due_at < now).label("overdue"),
-        func.sum(AppraisalFact.achievement).label("achievement_sum"),
-        func.count(AppraisalFact.achievement).label("achievement_count"),
-        func.sum(AppraisalFact.score).label("score_sum"),
-        func.count(AppraisalFact.score).label("score_count"),
-        func.count(AppraisalFact.rating_band).label("rated"),
-        *[_count_if(condition).label(f"done_{stage}") for stage, condition in done.items()],
-        *[_count_if(AppraisalFact.stage == stage).label(f"at_{stage}")
-          for stage in [*STAGE_ORDER, "completed"]],
-    ]
-    rows = {row.group_id: row for row in db.session.execute(
-        select(*columns).select_from(AppraisalFact)
-        .join(groups, AppraisalFact.org_unit_id == groups.c.unit_id)
-        .where(AppraisalFact.cycle_key == key)
-        .group_by(groups.c.group_id))}
+def _unit_rows(view: Dashboard, key: str, groups: dict[int, int], now: datetime,
+               unit_id: int | None) -> None:
+    # One pass over the cycle's cases in the units shown (PostgreSQL reads it from the covering
+    # index alone): counts and sums per unit, stage and mid-year flag. Folding those groups
+    # (units x stages, not people) into the table's rows happens below.
+    fact = AppraisalFact
+    grouped = db.session.execute(
+        select(fact.org_unit_id, fact.stage, fact.mid_year_done,
+               func.count().label("employees"),
+               func.count(case((fact.next_due_at < now, 1))).label("overdue"),
+               func.sum(fact.achievement).label("achievement_sum"),
+               func.count(fact.achievement).label("achievement_count"),
+               func.sum(fact.score).label("score_sum"),
+               func.count(fact.score).label("score_count"),
+               func.count(fact.rating_band).label("rated"))
+        .where(fact.cycle_key == key, _in_units(fact.org_unit_id, groups))
+        .group_by(fact.org_unit_id, fact.stage, fact.mid_year_done)).all()
+    tallies: dict[int, dict[str, Any]] = {}
+    for row in grouped:
+        tally = tallies.setdefault(groups[row.org_unit_id], _empty_tally())
+        rank = STAGES.get(row.stage, 0)
+        employees = int(row.employees)
+        for name in ("employees", "overdue", "achievement_count", "score_count", "rated"):
+            tally[name] += int(row._mapping[name] or 0)
+        tally["achievement_sum"] += float(row.achievement_sum or 0)
+        tally["score_sum"] += float(row.score_sum or 0)
+        if row.stage in tally["at"]:
+            tally["at"][row.stage] += employees
+        for stage in STAGE_ORDER:
+            done = bool(row.mid_year_done) if stage == "mid_year_review" \
+                else rank > STAGES[stage]
+            if done:
+                tally["done"][stage] += employees
     # The rows: every sub-unit (even without cases), and the unit's own staff if it has any.
     if unit_id is not None:
         listed = list(db.session.execute(
             select(OrgUnit.id, OrgUnit.name, OrgUnit.code).where(OrgUnit.parent_id == unit_id)))
-        if unit_id in rows:
+        if unit_id in tallies:
             own = db.session.get(OrgUnit, unit_id)
             listed.append((own.id, own.name, own.code))
     else:
         listed = list(db.session.execute(
             select(OrgUnit.id, OrgUnit.name, OrgUnit.code)
-            .where(OrgUnit.id.in_(select(groups.c.group_id)))))
+            .where(OrgUnit.id.in_(set(groups.values())))))
     parents = set(db.session.scalars(
         select(OrgUnit.parent_id).where(OrgUnit.parent_id.is_not(None)).distinct()))
-    sums = {"employees": 0, "completed": 0, "overdue": 0, "achievement_sum": 0.0,
-            "achievement_count": 0, "score_sum": 0.0, "score_count": 0,
-            **{f"done_{s}": 0 for s in STAGE_ORDER},
-            **{f"at_{s}": 0 for s in [*STAGE_ORDER, "completed"]}}
+    total = _empty_tally()
     units = []
     for uid, name, code in listed:
-        row = rows.get(uid)
-        values = {name_: (getattr(row, name_) or 0) if row is not None else 0 for name_ in sums}
-        for name_ in sums:
-            sums[name_] += values[name_]
+        tally = tallies.get(uid, _empty_tally())
+        _add(total, tally)
         units.append(UnitRow(
             unit_id=uid, name=name, code=code, own_staff=uid == unit_id,
             has_children=uid in parents and uid != unit_id,
-            employees=values["employees"],
-            stage_done={s: values[f"done_{s}"] for s in STAGE_ORDER},
-            at_stage={s: values[f"at_{s}"] for s in [*STAGE_ORDER, "completed"]},
-            completed=values["completed"], overdue=values["overdue"],
-            achievement=_mean(values["achievement_sum"], values["achievement_count"]),
-            achievement_count=values["achievement_count"],
-            score=_mean(values["score_sum"], values["score_count"]),
-            rated=row.rated if row is not None else 0))
+            employees=tally["employees"], stage_done=tally["done"], at_stage=tally["at"],
+            completed=tally["at"]["completed"], overdue=tally["overdue"],
+            achievement=_mean(tally["achievement_sum"], tally["achievement_count"]),
+            achievement_count=tally["achievement_count"],
+            score=_mean(tally["score_sum"], tally["score_count"]), rated=tally["rated"]))
     view.units = _ranked(units, view.league_order)
-    view.employees = sums["employees"]
-    view.overdue = sums["overdue"]
-    view.completed = sums["completed"]
-    view.achievement = _mean(sums["achievement_sum"], sums["achievement_count"])
-    view.score = _mean(sums["score_sum"], sums["score_count"])
+    view.employees = total["employees"]
+    view.overdue = total["overdue"]
+    view.completed = total["at"]["completed"]
+    view.achievement = _mean(total["achievement_sum"], total["achievement_count"])
+    view.score = _mean(total["score_sum"], total["score_count"])
     view.stages = [{
-        "stage": stage, "done": sums[f"done_{stage}"], "at_stage": sums[f"at_{stage}"],
-        "percent": round(100.0 * sums[f"done_{stage}"] / sums["employees"], 1)
-        if sums["employees"] else 0.0,
+        "stage": stage, "done": total["done"][stage], "at_stage": total["at"][stage],
+        "percent": round(100.0 * total["done"][stage] / total["employees"], 1)
+        if total["employees"] else 0.0,
     } for stage in STAGE_ORDER]
+
+
+def _empty_tally() -> dict[str, Any]:
+    return {"employees": 0, "overdue": 0, "achievement_sum": 0.0, "achievement_count": 0,
+            "score_sum": 0.0, "score_count": 0, "rated": 0,
+            "done": dict.fromkeys(STAGE_ORDER, 0),
+            "at": dict.fromkeys([*STAGE_ORDER, "completed"], 0)}
+
+
+def _add(total: dict[str, Any], tally: dict[str, Any]) -> None:
+    for name, value in tally.items():
+        if isinstance(value, dict):
+            for key, count in value.items():
+                total[name][key] += count
+        else:
+            total[name] += value
 
 
 def _mean(total: float, count: int) -> float | None:
@@ -339,17 +353,18 @@ def _ranked(units: list[UnitRow], order: str) -> list[UnitRow]:
     return ranked + sorted((u for u in units if not u.employees), key=lambda u: u.name)
 
 
-def _ratings(view: Dashboard, key: str, groups: CTE) -> None:
-    counts = dict(db.session.execute(
-        select(AppraisalFact.rating_band, func.count())
-        .join(groups, AppraisalFact.org_unit_id == groups.c.unit_id)
-        .where(AppraisalFact.cycle_key == key, AppraisalFact.rating_band.is_not(None))
-        .group_by(AppraisalFact.rating_band)).all())
-    final = dict(db.session.execute(
-        select(AppraisalFact.rating_band, func.count())
-        .join(groups, AppraisalFact.org_unit_id == groups.c.unit_id)
-        .where(AppraisalFact.cycle_key == key, AppraisalFact.rating_final.is_(True))
-        .group_by(AppraisalFact.rating_band)).all())
+def _ratings(view: Dashboard, key: str, groups: dict[int, int]) -> None:
+    fact = AppraisalFact
+    counts: dict[str, int] = {}
+    final: dict[str, int] = {}
+    for band, is_final, count in db.session.execute(
+            select(fact.rating_band, fact.rating_final, func.count())
+            .where(fact.cycle_key == key, fact.rating_band.is_not(None),
+                   _in_units(fact.org_unit_id, groups))
+            .group_by(fact.rating_band, fact.rating_final)):
+        counts[band] = counts.get(band, 0) + count
+        if is_final:
+            final[band] = final.get(band, 0) + count
     rated = sum(counts.values())
     guideline = view.cycle.guideline_distribution or {}
     bands = BANDS + sorted(b for b in counts if b not in BANDS)
@@ -361,14 +376,17 @@ def _ratings(view: Dashboard, key: str, groups: CTE) -> None:
     } for band in bands]
 
 
-def _trend(view: Dashboard, key: str, groups: CTE) -> None:
-    view.trend = [{"month": month, "achievement": round(float(avg), 1), "employees": count}
-                  for month, avg, count in db.session.execute(
-                      select(AppraisalMonth.month, func.avg(AppraisalMonth.achievement),
-                             func.count())
-                      .join(groups, AppraisalMonth.org_unit_id == groups.c.unit_id)
-                      .where(AppraisalMonth.cycle_key == key)
-                      .group_by(AppraisalMonth.month).order_by(AppraisalMonth.month))]
+def _trend(view: Dashboard, key: str, groups: dict[int, int]) -> None:
+    """Per month: the mean of the employees' monthly achievement (PostgreSQL reads it from the
+    covering index alone)."""
+    month = AppraisalMonth
+    view.trend = [
+        {"month": name, "achievement": round(float(total) / int(count), 1),
+         "employees": int(count)}
+        for name, total, count in db.session.execute(
+            select(month.month, func.sum(month.achievement), func.count())
+            .where(month.cycle_key == key, _in_units(month.org_unit_id, groups))
+            .group_by(month.month).order_by(month.month))]
 
 
 def _staff(view: Dashboard, key: str, unit_id: int, now: Any, page: int,
