@@ -33,7 +33,8 @@ def _int_arg(name: str, default: int | None = None) -> int | None:
     return int(raw)
 
 
-def _view(cycle_id: int, all_staff: bool = False) -> dashboards.Dashboard:
+def _view(cycle_id: int, staff: str = "page",
+          tables: tuple[str, ...] = dashboards.TABLES) -> dashboards.Dashboard:
     _require_reader()
     order = request.args.get("order", "achievement")
     if order not in dashboards.LEAGUE_ORDERS:
@@ -42,7 +43,7 @@ def _view(cycle_id: int, all_staff: bool = False) -> dashboards.Dashboard:
     if page < 1:
         abort(400, "Pages start at 1.")
     return dashboards.dashboard(current_user, cycle_id, _int_arg("unit"), page=page,
-                                league_order=order, all_staff=all_staff)
+                                league_order=order, staff=staff, tables=tables)
 
 
 @bp.route("")
@@ -71,7 +72,7 @@ def export(cycle_id: int, fmt: str):  # noqa: ANN201
     table = request.args.get("table", "units")
     if table not in dashboards.TABLES:
         abort(400, "Unknown table.")
-    view = _view(cycle_id, all_staff=True)
+    view = _view(cycle_id, staff="all", tables=(table,))
     headers, rows = dashboard_export.table_rows(view, table)
     where = view.unit.code if view.unit is not None else "all"
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"cycle-{view.cycle.id}-{where}-{table}")

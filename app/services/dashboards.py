@@ -15,12 +15,11 @@ Employees and officers as such see no dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, Integer, any_, bindparam, case, func, select
+from sqlalchemy import ARRAY, Integer, all_, any_, bindparam, case, func, select
 
 from app.clock import clock
 from app.extensions import db
@@ -159,7 +158,7 @@ def _cycle_reaches(cycle: Cycle, visible: set[int]) -> bool:
     return False
 
 
-def _unit_groups(unit_id: int | None, roots: list[int] | None) -> dict[int, int]:
+def _unit_groups(unit_id: int | None, roots: list[int] | None) -> UnitGroups:
     """Every unit under the dashboard's unit -> the row it counts for: the sub-unit below the
     shown unit it belongs to, or the shown unit itself for its own staff; with no unit shown,
     the top units of the reader's scope. The org tree is a few hundred rows, read once."""
@@ -170,7 +169,8 @@ def _unit_groups(unit_id: int | None, roots: list[int] | None) -> dict[int, int]
         tops = children.get(unit_id, [])
     else:
         tops = children.get(None, []) if roots is None else roots
-    groups: dict[int, int] = {} if unit_id is None else {unit_id: unit_id}
+    groups = UnitGroups() if unit_id is None else UnitGroups({unit_id: unit_id})
+    groups.every_unit = frozenset(uid for ids in children.values() for uid in ids)
     for top in tops:
         stack = [top]
         while stack:
@@ -182,17 +182,33 @@ def _unit_groups(unit_id: int | None, roots: list[int] | None) -> dict[int, int]
     return groups
 
 
-def _in_units(column: Any, unit_ids: Collection[int]) -> Any:
-    """`column IN (units)`. On PostgreSQL one array parameter (`= ANY`): the same short
-    statement for 3 units or 3,000, each looked up in the index."""
+class UnitGroups(dict[int, int]):
+    """unit id -> the id of the row it counts for; `every_unit` holds every unit's id."""
+
+    every_unit: frozenset[int] = frozenset()
+
+
+def _in_units(column: Any, groups: UnitGroups) -> Any:
+    """`column` is one of the grouped units: as `IN (units)`, or as `NOT IN (the others)` when
+    those are fewer (a province's dashboard covers nearly every unit). On PostgreSQL one array
+    parameter (`= ANY`): the same short statement for 3 units or 3,000."""
+    others = groups.every_unit - groups.keys()
+    negate = len(others) < len(groups)
+    ids = sorted(others if negate else groups.keys())
+    if not ids:
+        return column.is_not(None) if negate else column.is_(None)
     if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("unit_ids", sorted(unit_ids), type_=ARRAY(Integer)))
-    return column.in_(sorted(unit_ids))
+        array = bindparam("unit_ids", ids, type_=ARRAY(Integer))
+        return column != all_(array) if negate else column == any_(array)
+    return column.not_in(ids) if negate else column.in_(ids)
 
 
 def dashboard(user: User, cycle_id: int, unit_id: int | None = None, page: int = 1,
-              league_order: str = "achievement", all_staff: bool = False) -> Dashboard:
-    """The dashboard of a cycle for a unit the user may see (None: their whole scope)."""
+              league_order: str = "achievement", staff: str = "page",
+              tables: tuple[str, ...] = TABLES) -> Dashboard:
+    """The dashboard of a cycle for a unit the user may see (None: their whole scope), with
+    its own staff a page at a time (`staff="all"`: everyone, for the export; "none": not
+    listed). `tables`: the tables to compute (an export needs one)."""
     roots = scope_roots(user)
     if roots == []:
         raise PermissionDenied("Dashboards are for HR, unit heads, auditors and administrators.")
@@ -218,11 +234,14 @@ def dashboard(user: User, cycle_id: int, unit_id: int | None = None, page: int =
                      league_order=league_order, page=page)
     key = str(cycle.id)
     groups = _unit_groups(unit_id, roots)
-    _unit_rows(view, key, groups, now, unit_id)
-    _ratings(view, key, groups)
-    _trend(view, key, groups)
-    if unit is not None:
-        _staff(view, key, unit.id, now, page, all_staff)
+    if {"units", "stages"} & set(tables):
+        _unit_rows(view, key, groups, now, unit_id)
+    if "ratings" in tables:
+        _ratings(view, key, groups)
+    if "trend" in tables:
+        _trend(view, key, groups)
+    if unit is not None and staff != "none" and "employees" in tables:
+        _staff(view, key, unit.id, now, page, staff == "all")
     return view
 
 
@@ -237,7 +256,7 @@ def _trail(unit: OrgUnit | None, roots: list[int] | None) -> list[OrgUnit]:
     return list(reversed(trail))
 
 
-def _unit_rows(view: Dashboard, key: str, groups: dict[int, int], now: datetime,
+def _unit_rows(view: Dashboard, key: str, groups: UnitGroups, now: datetime,
                unit_id: int | None) -> None:
     # One pass over the cycle's cases in the units shown (PostgreSQL reads it from the covering
     # index alone): counts and sums per unit, stage and mid-year flag. Folding those groups
@@ -353,7 +372,7 @@ def _ranked(units: list[UnitRow], order: str) -> list[UnitRow]:
     return ranked + sorted((u for u in units if not u.employees), key=lambda u: u.name)
 
 
-def _ratings(view: Dashboard, key: str, groups: dict[int, int]) -> None:
+def _ratings(view: Dashboard, key: str, groups: UnitGroups) -> None:
     fact = AppraisalFact
     counts: dict[str, int] = {}
     final: dict[str, int] = {}
@@ -376,7 +395,7 @@ def _ratings(view: Dashboard, key: str, groups: dict[int, int]) -> None:
     } for band in bands]
 
 
-def _trend(view: Dashboard, key: str, groups: dict[int, int]) -> None:
+def _trend(view: Dashboard, key: str, groups: UnitGroups) -> None:
     """Per month: the mean of the employees' monthly achievement (PostgreSQL reads it from the
     covering index alone)."""
     month = AppraisalMonth
