@@ -27,20 +27,22 @@ def my_tasks():  # noqa: ANN201
 @bp.route("/tasks/<int:task_id>", methods=["GET", "POST"])
 @login_required
 def task_detail(task_id: int):  # noqa: ANN201
-    view = tasks.task_form_view(current_user, task_id)
-    status = 200
     if request.method == "POST":
+        # complete_task checks who may act and that the task still waits; the page's view (a
+        # second load of the workflow) is only built to show the form again.
         try:
-            tasks.complete_task(current_user, task_id, request.form)
+            task = tasks.complete_task(current_user, task_id, request.form)
         except ValidationFailed as exc:
+            view = tasks.task_form_view(current_user, task_id)
             form = view.form_class(view.form_class.prepare_formdata(request.form))
             form.validate()
             flash(exc.message, "error")
             return _render(view, form), 422
-        flash(_("“%(task)s” completed.", task=view.task.title), "success")
-        return redirect(url_for("cases.case_detail", case_id=view.task.case_id))
+        flash(_("“%(task)s” completed.", task=task.title), "success")
+        return redirect(url_for("cases.case_detail", case_id=task.case_id))
+    view = tasks.task_form_view(current_user, task_id)
     form = view.form_class(data=view.initial_data)
-    return _render(view, form), status
+    return _render(view, form), 200
 
 
 def _render(view: tasks.TaskFormView, form: object) -> str:

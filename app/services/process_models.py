@@ -367,11 +367,13 @@ def parsed_version(version: ProcessVersion) -> ParsedProcess:
     """The executable spec of a version with the exact called processes and decisions it
     pinned (parsed once per bundle of contents, then cached)."""
     pins = version.dependencies
-    if not pins:
-        return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name)
-    cached = cached_process(pins.get("bundle_hash", ""))
+    # A version's content never changes and its hash identifies it (with its pins: the bundle
+    # hash), so a cached parse is found without reading the diagram's XML.
+    cached = cached_process(pins.get("bundle_hash", "") if pins else version.content_hash)
     if cached is not None:
         return cached
+    if not pins:
+        return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name)
     called, decisions = dependency_documents(version)
     return parse_process(version.bpmn_xml.encode("utf-8"), version.source_name,
                          called_processes=called, decisions=decisions)

@@ -13,12 +13,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import defer, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.engine import EngineError, TaskNotReadyError, WorkflowRuntime
 from app.extensions import db
 from app.faults import pause_point
-from app.models import AuditEventType, Case, CaseStatus, HumanTask, TaskStatus, User
+from app.models import (
+    AuditEventType,
+    Case,
+    CaseStatus,
+    Employee,
+    HumanTask,
+    ProcessVersion,
+    TaskStatus,
+    User,
+)
 from app.models.base import utcnow
 from app.services import audit, process_models, task_rules
 from app.services.assignment import actionable_tasks, may_act_on
@@ -45,8 +55,28 @@ def my_tasks(user: User) -> list[HumanTask]:
     return actionable_tasks(user)
 
 
+def _case_graph() -> tuple[Any, ...]:
+    """What acting on a task reads about its case, loaded with the task in one query instead of
+    a lazy load each: the subject and their officers (who may act, who the next step goes to)
+    and the version with its process (which spec runs; the diagram's XML is left unread: the
+    parsed spec is found by content hash)."""
+    return (
+        joinedload(Case.subject).joinedload(Employee.reporting_officer),
+        joinedload(Case.subject).joinedload(Employee.countersigning_officer),
+        joinedload(Case.process_version).options(
+            defer(ProcessVersion.bpmn_xml), joinedload(ProcessVersion.process_model)),
+    )
+
+
+_CASE_COLUMNS = [attr.key for attr in Case.__mapper__.column_attrs]
+_TASK_COLUMNS = [attr.key for attr in HumanTask.__mapper__.column_attrs]
+
+
 def get_task_for(user: User, task_id: int) -> HumanTask:
-    task = db.session.get(HumanTask, task_id)
+    task = db.session.scalar(
+        select(HumanTask).where(HumanTask.id == task_id)
+        .options(joinedload(HumanTask.case).options(*_case_graph()))
+    )
     if task is None:
         raise NotFound(f"No task {task_id}.")
     if not may_act_on(user, task):
@@ -91,14 +121,11 @@ def complete_task(
     behalf, and the audit event says so."""
     task = get_task_for(user, task_id)
     try:
-        db.session.scalars(
-            select(Case)
-            .where(Case.id == task.case_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one()
-        db.session.refresh(task)
+        # Lock the case row and re-read its columns (its relationships, loaded above, stay:
+        # nothing below reloads them), then the task's, which may have moved meanwhile.
         case = task.case
+        db.session.refresh(case, _CASE_COLUMNS, with_for_update=True)
+        db.session.refresh(task, _TASK_COLUMNS)
         if task.status != TaskStatus.OPEN or case.status != CaseStatus.RUNNING:
             raise TaskAlreadyCompleted(
                 f"“{task.title}” has already been {task.status}.", task_id=task.id
