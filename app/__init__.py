@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import gettext
+from sqlalchemy.orm import lazyload
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
@@ -54,7 +55,9 @@ def register_extensions(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(user_id: str) -> models.User | None:
-        user = db.session.get(models.User, int(user_id))
+        # Every signed-in request: the roles are read only by pages that ask about them.
+        user = db.session.get(models.User, int(user_id),
+                              options=[lazyload(models.User.roles)])
         return user if user is not None and user.active else None
 
 

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import db
@@ -131,7 +132,12 @@ def issue_token(user: User, ttl_hours: int) -> tuple[str, datetime]:
 
 
 def user_for_token(token: str) -> User | None:
-    row = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # Every API request comes here: the token and its user in one query; the user's roles are
+    # read only if the request asks about them.
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _digest(token))
+        .options(joinedload(ApiToken.user).lazyload(User.roles))
+    )
     if row is None or row.revoked_at is not None:
         return None
     expires_at = row.expires_at

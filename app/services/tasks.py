@@ -113,6 +113,20 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _commit_keeping_state() -> None:
+    """Commit without expiring what the session holds: every row the completion read or wrote
+    is, at this commit, what the database holds (the case and the task were re-read under the
+    case's lock), so the caller's answer (the API's task JSON, the page's redirect) needs no
+    reloads. Another completion in the same request re-reads them under its own lock."""
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
+
+
 def complete_task(
     user: User, task_id: int, formdata: Any, audit_details: dict[str, Any] | None = None
 ) -> HumanTask:
@@ -167,7 +181,7 @@ def complete_task(
         task_rules.after_complete(task, runtime, user)
         db.session.flush()
         pause_point("task_completion.before_commit")
-        db.session.commit()
+        _commit_keeping_state()
     except StaleDataError as exc:
         db.session.rollback()
         raise TaskAlreadyCompleted("Someone else completed this task a moment ago.") from exc
