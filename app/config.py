@@ -29,9 +29,9 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
-    # A department's org-data CSV (tens of thousands of rows) runs to tens of MB; diagrams are
-    # capped separately at 1 MB by the engine's parser.
-    MAX_CONTENT_LENGTH = 32 * 1024 * 1024
+    # Forms and API bodies are small; the org-data upload raises its own limit (32 MB) in its
+    # view, and diagrams are capped at 1 MB by the engine's parser.
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
     API_TOKEN_TTL_HOURS = int(os.environ.get("MEEZAN_API_TOKEN_TTL_HOURS", "12"))
     WORKFLOWS_DIR = str(Path(__file__).resolve().parent.parent / "workflows")
     # E-mail notifications (the outbox worker `flask send-notifications`).
