@@ -1,5 +1,6 @@
 """SQLAlchemy models. Models never commit and never import the engine."""
 
+from app.models import preassigned_ids  # noqa: F401  (the flush hook)
 from app.models.absence import Absence
 from app.models.appraisal import AwardStatus, Calibration, DecisionVersion, IncentiveAward
 from app.models.audit import AuditChainHead, AuditEvent, AuditEventType

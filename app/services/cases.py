@@ -217,6 +217,7 @@ def open_cases(
         new_rows.append(rows)
     db.session.flush()
     reporting.project_new((case, runtime) for case, runtime, _ in opened)
+    notifications.preload_preferences({row.assignee_id for rows in new_rows for row in rows})
     with db.session.no_autoflush:  # notifications are queued for one INSERT, not one each
         for (case, _, completed), rows in zip(opened, new_rows, strict=True):
             for row in rows:

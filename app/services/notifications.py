@@ -17,13 +17,15 @@ import contextlib
 import logging
 import smtplib
 import ssl
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session
 
 from app.clock import clock
 from app.extensions import db
@@ -46,7 +48,31 @@ log = logging.getLogger(__name__)
 # -- writing (part of the caller's transaction) -------------------------------------------------
 
 
+_KNOWN_PREFERENCES = "meezan_notification_preferences"
+
+
+def preload_preferences(user_ids: Collection[int]) -> None:
+    """Read many users' delivery choices in one query for the rest of this transaction: a cycle
+    launch notifies hundreds of holders per batch, and most have no preference row, which
+    `session.get` would look for one by one."""
+    wanted = {uid for uid in user_ids if uid is not None}
+    known: dict[int, DeliveryMode] = dict.fromkeys(wanted, DeliveryMode.IMMEDIATE)
+    rows = db.session.execute(select(NotificationPreference.user_id, NotificationPreference.mode)
+                              .where(NotificationPreference.user_id.in_(wanted)))
+    known.update({user_id: mode for user_id, mode in rows})
+    db.session().info.setdefault(_KNOWN_PREFERENCES, {}).update(known)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_preferences(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_KNOWN_PREFERENCES, None)
+
+
 def preference_of(user_id: int) -> DeliveryMode:
+    known = db.session().info.get(_KNOWN_PREFERENCES)
+    if known is not None and user_id in known:
+        return known[user_id]
     pref = db.session.get(NotificationPreference, user_id)
     return pref.mode if pref is not None else DeliveryMode.IMMEDIATE
 
