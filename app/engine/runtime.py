@@ -91,7 +91,8 @@ class WorkflowRuntime:
     @classmethod
     def load(cls, process: ParsedProcess, state_json: str, version: str) -> WorkflowRuntime:
         workflow = workflow_from_json(
-            state_json, version, process.spec_json, process.subprocess_specs_json
+            state_json, version, process.spec_json, process.subprocess_specs_json,
+            specs=(process.spec, process.subprocess_specs),
         )
         # The script engine is not serialized: without this the case would run unrestricted.
         workflow.script_engine = restricted_script_engine()
