@@ -196,7 +196,7 @@ def project_new(cases: Iterable[tuple[Case, EngineView]]) -> None:
         values = fact_values(case, case.process_version.process_model.key, runtime, kpi_rows)
         facts.append(AppraisalFact(case_id=case.id, **values))
         if kpi_rows:
-            _write_months(case.id, None, values["cycle_key"], values["org_unit_id"], kpi_rows)
+            _write_months(case.id, {}, values["cycle_key"], values["org_unit_id"], kpi_rows)
     db.session.add_all(facts)
 
 
@@ -206,14 +206,20 @@ def project(case: Case, runtime: EngineView) -> AppraisalFact:
     kpi_rows = kpi_month_rows(runtime.current_data())
     values = fact_values(case, case.process_version.process_model.key, runtime, kpi_rows)
     fact = db.session.get(AppraisalFact, case.id)
+    # Statements a save needs beyond the case's own row: the stored KPI-months are read only
+    # if there are (or may be) any, and the months' unit follows only a moved case.
+    may_have_months = fact is None or fact.months_reported > 0
+    moved = fact is not None and (fact.org_unit_id, fact.cycle_key) != (
+        values["org_unit_id"], values["cycle_key"])
     if fact is None:
         fact = AppraisalFact(case_id=case.id, **values)
         db.session.add(fact)
     else:
         for name, value in values.items():
             setattr(fact, name, value)
-    _write_months(case.id, _stored_kpi_rows(case.id), values["cycle_key"],
-                  values["org_unit_id"], kpi_rows)
+    stored = _stored_kpi_rows(case.id) if may_have_months or kpi_rows else {}
+    _write_months(case.id, stored, values["cycle_key"], values["org_unit_id"], kpi_rows,
+                  moved)
     return fact
 
 
@@ -226,13 +232,16 @@ def _stored_kpi_rows(case_id: int) -> dict[tuple[str, str], tuple[float, ...]]:
                 .where(AppraisalKpiMonth.case_id == case_id))}
 
 
-def _write_months(case_id: int, stored: dict[tuple[str, str], tuple[float, ...]] | None,
-                  key: str, unit_id: int, kpi_rows: Sequence[dict[str, Any]]) -> None:
+def _write_months(case_id: int, stored: dict[tuple[str, str], tuple[float, ...]],
+                  key: str, unit_id: int, kpi_rows: Sequence[dict[str, Any]],
+                  moved: bool = False) -> None:
     """Rewrite the case's month and KPI-month rows if what the engine holds differs from what
     is stored (most saves change no month); keep the months' cycle and unit current."""
     wanted = {(r["month"], r["kpi"]): (r["weight"], r["target"], r["actual"], r["achievement"])
               for r in kpi_rows}
-    if stored is not None and stored == wanted:
+    if stored == wanted:
+        if not moved or not stored:
+            return
         db.session.execute(
             update(AppraisalMonth)
             .where(AppraisalMonth.case_id == case_id,
