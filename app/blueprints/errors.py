@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, g, jsonify, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
@@ -19,6 +20,17 @@ log = logging.getLogger(__name__)
 # Errors that mean "the database cannot be reached or gave up on this transaction for now": the
 # request changed nothing (its transaction is gone), so the honest answer is 503, try again.
 DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+# What a page says for a refusal that came without our own explanation (Werkzeug's defaults are
+# English only).
+STANDARD_DESCRIPTIONS = {
+    400: _l("The request could not be understood. Go back and try again."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no such page. Check the address, or start again from your tasks."),
+    405: _l("That action is not available here."),
+    413: _l("The file is too large."),
+}
 
 
 def _wants_json() -> bool:
@@ -69,5 +81,7 @@ def register(app: Flask) -> None:
     def http_error(exc: HTTPException):  # noqa: ANN202
         if _wants_json():
             return jsonify({"error": exc.description or exc.name}), exc.code
-        return render_template("errors/error.html", code=exc.code,
-                               message=exc.description), exc.code
+        message = exc.description
+        if message == type(exc).description and exc.code in STANDARD_DESCRIPTIONS:
+            message = STANDARD_DESCRIPTIONS[exc.code]  # Werkzeug's own text, in our words
+        return render_template("errors/error.html", code=exc.code, message=message), exc.code

@@ -356,7 +356,8 @@ def test_every_template_renders_in_urdu_right_to_left(app: Flask, org, urdu_clie
         anonymous = app.test_client()
         choose(anonymous, "ur", next_page="/login")
         assert_urdu_page(anonymous.get("/login"), "sign-in page")
-        assert_urdu_page(anonymous.get("/no-such-page"), "404 page")
+        missing = assert_urdu_page(anonymous.get("/no-such-page"), "404 page")
+        assert "ایسا کوئی صفحہ نہیں۔" in missing
         _second_factor_page(app, org)
     names = log.names | _unavailable_page()
 
