@@ -20,6 +20,7 @@ from flask_babel import (
     format_datetime,
     format_decimal,
     get_locale,
+    get_translations,
     gettext,
     refresh,
 )
@@ -45,6 +46,13 @@ def N_(message: str) -> str:  # noqa: N802 - the name the extractor looks for
     """Mark a message for the catalogue where it must stay plain text until it is shown
     (translated then by whoever shows it, e.g. Flask-Login's localize_callback)."""
     return message
+
+
+def translated(message: str) -> str:
+    """A message written elsewhere (a service's refusal, marked with N_ where it is raised) in
+    the reader's language when the catalogue has it, otherwise as it is: services also answer
+    the API and the command line, which speak English."""
+    return get_translations().ugettext(str(message))
 
 
 def select_locale() -> str:

@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length
 
 from app.extensions import db
+from app.i18n import translated
 from app.models import DeliveryMode, ProcessModel, User
 from app.services import absences, notifications
 from app.services.errors import ServiceError
@@ -68,7 +69,7 @@ def absence_list():  # noqa: ANN201
                 form.reason.data, form.processes.data or None,
             )
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("Absence recorded."), "success")
@@ -85,7 +86,7 @@ def cancel(absence_id: int):  # noqa: ANN201
     try:
         absences.cancel_absence(current_user, absence_id)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
     else:
         flash(_("Absence cancelled: your tasks are back with you."), "success")
     return redirect(url_for("absences.absence_list"))

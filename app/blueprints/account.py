@@ -11,6 +11,7 @@ from markupsafe import Markup
 from wtforms import StringField
 from wtforms.validators import InputRequired, Length
 
+from app.i18n import translated
 from app.services import two_factor
 from app.services.errors import ServiceError
 
@@ -71,7 +72,7 @@ def confirm():  # noqa: ANN201
     try:
         codes = two_factor.enable(current_user, secret, form.code.data)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         uri = two_factor.provisioning_uri(current_user, secret)
         return _page(exc.status_code, secret=secret,
                      qr=Markup(two_factor.qr_svg(uri)))  # noqa: S704 - our own SVG
@@ -89,7 +90,7 @@ def disable():  # noqa: ANN201
     try:
         two_factor.disable(current_user, form.code.data)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _page(exc.status_code)
     flash(_("Two-step sign-in is off."), "success")
     return redirect(url_for("account.two_factor_page"))

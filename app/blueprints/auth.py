@@ -13,6 +13,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from app.clock import clock
+from app.i18n import translated
 from app.services import auth, login_throttle
 
 bp = Blueprint("auth", __name__)
@@ -43,7 +44,7 @@ class SecondFactorForm(FlaskForm):
 
 
 def _locked(exc: login_throttle.LoginLocked, template: str, form: FlaskForm):  # noqa: ANN202
-    flash(exc.message, "error")
+    flash(translated(exc.message), "error")
     return render_template(template, form=form), 429, {"Retry-After": str(exc.retry_after)}
 
 

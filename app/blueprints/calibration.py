@@ -7,6 +7,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.i18n import translated
 from app.services import appraisal, calibration
 from app.services.errors import ServiceError, ValidationFailed
 
@@ -51,9 +52,9 @@ def calibration_detail(unit_id: int, cycle_key: str):  # noqa: ANN201
                                     cycle_key=cycle_key))
         except ValidationFailed as exc:
             errors, status = exc.errors, exc.status_code
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
     view = calibration.calibration_view(current_user, unit_id, cycle_key)
     return render_template("appraisal/calibration_detail.html", view=view, errors=errors,

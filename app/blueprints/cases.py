@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
+from app.i18n import translated
 from app.services import appraisal_report, cases, process_models
 from app.services.errors import ServiceError
 
@@ -48,7 +49,7 @@ def new_case():  # noqa: ANN201
         try:
             case = cases.start_case(form.process_key.data, form.subject.data, current_user)
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("Case #%(id)s started.", id=case.id), "success")

@@ -20,6 +20,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from app.i18n import translated
 from app.services import cycles, process_models
 from app.services.errors import ServiceError, ValidationFailed
 
@@ -116,10 +117,10 @@ def new_cycle():  # noqa: ANN201
             cycle = cycles.create_cycle(current_user, form.to_input())
         except ValidationFailed as exc:
             form.show_errors(exc)
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = 422
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("Cycle “%(name)s” defined. Launch it when the org data is ready.",
@@ -152,10 +153,10 @@ def edit_cycle(cycle_id: int):  # noqa: ANN201
             cycles.update_cycle(current_user, cycle_id, form.to_input())
         except ValidationFailed as exc:
             form.show_errors(exc)
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = 422
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("Cycle updated."), "success")
@@ -199,7 +200,7 @@ def launch(cycle_id: int):  # noqa: ANN201
     except ServiceError as exc:
         if exc.status_code == 403:
             raise
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
     else:
         flash(_("The launch has started; this page shows its progress."), "success")
     return redirect(url_for("cycles.cycle_detail", cycle_id=cycle_id))

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from app.i18n import page_language
+from app.i18n import page_language, translated
 from app.observability import current_request_id
 from app.services.errors import ServiceError
 
@@ -46,7 +46,7 @@ def register(app: Flask) -> None:
         if _wants_json():
             return jsonify(exc.to_dict()), exc.status_code, headers
         return render_template("errors/error.html", code=exc.status_code,
-                               message=exc.message), exc.status_code, headers
+                               message=translated(exc.message)), exc.status_code, headers
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):  # noqa: ANN202

@@ -33,6 +33,7 @@ from wtforms.validators import InputRequired, Length, NumberRange
 
 from app import CONTENT_SECURITY_POLICY
 from app.engine import MAX_BPMN_BYTES
+from app.i18n import translated
 from app.services import modeler
 from app.services.errors import ServiceError
 
@@ -116,7 +117,7 @@ def upload_process():  # noqa: ANN201
     except ServiceError as exc:
         if exc.status_code == 403:
             raise
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return redirect(url_for("modeler.process_list"))
     flash(_("%(file)s saved as the draft of %(process)s.", file=filename,
             process=draft.process_key), "success")
@@ -213,7 +214,7 @@ def deploy(process_key: str):  # noqa: ANN201
         except ServiceError as exc:
             if exc.status_code == 403:
                 raise
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("Version %(version)s of %(name)s deployed.", version=version.version,
@@ -284,7 +285,7 @@ def rollback(process_key: str, number: int):  # noqa: ANN201
     except ServiceError as exc:
         if exc.status_code == 403:
             raise
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
     else:
         flash(_("Version %(old)s deployed again as version %(new)s.", old=number,
                 new=version.version), "success")

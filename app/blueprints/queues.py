@@ -15,6 +15,7 @@ from wtforms import SelectChoice, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length
 
 from app.extensions import db
+from app.i18n import translated
 from app.models import HumanTask, User
 from app.services import delegation, queues
 from app.services.assignment import may_act_on
@@ -89,7 +90,7 @@ def bulk():  # noqa: ANN201
         result = queues.bulk_complete(current_user, ids, request.form.get("action", ""),
                                       request.form.get("comment"))
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _back(url_for("queues.queue"))
     return render_template("queues/bulk_result.html", result=result)
 
@@ -100,7 +101,7 @@ def claim(task_id: int):  # noqa: ANN201
     try:
         task = delegation.claim_task(current_user, task_id)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _back(url_for("queues.queue"))
     flash(_("You claimed “%(task)s”.", task=task.title), "success")
     return _back(url_for("queues.queue"))
@@ -112,7 +113,7 @@ def unclaim(task_id: int):  # noqa: ANN201
     try:
         task = delegation.unclaim_task(current_user, task_id)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _back(url_for("queues.queue"))
     flash(_("“%(task)s” is back in the pool.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
@@ -132,7 +133,7 @@ def delegate(task_id: int):  # noqa: ANN201
         try:
             delegation.delegate_task(current_user, task_id, form.delegate.data, form.note.data)
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("“%(task)s” delegated.", task=task.title), "success")
@@ -148,7 +149,7 @@ def hand_back(task_id: int):  # noqa: ANN201
     try:
         task = delegation.hand_back_task(current_user, task_id, request.form.get("note"))
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _back(url_for("queues.queue"))
     flash(_("“%(task)s” handed back.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
@@ -160,7 +161,7 @@ def recall(task_id: int):  # noqa: ANN201
     try:
         task = delegation.recall_task(current_user, task_id)
     except ServiceError as exc:
-        flash(exc.message, "error")
+        flash(translated(exc.message), "error")
         return _back(url_for("queues.queue"))
     flash(_("“%(task)s” recalled: it is with you again.", task=task.title), "success")
     return redirect(url_for("queues.queue"))
@@ -180,7 +181,7 @@ def reassign(task_id: int):  # noqa: ANN201
         try:
             delegation.reassign_task(current_user, task_id, form.assignee.data, form.reason.data)
         except ServiceError as exc:
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             status = exc.status_code
         else:
             flash(_("“%(task)s” reassigned.", task=task.title), "success")

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.i18n import translated
 from app.services import tasks
 from app.services.errors import ValidationFailed
 
@@ -36,7 +37,7 @@ def task_detail(task_id: int):  # noqa: ANN201
             view = tasks.task_form_view(current_user, task_id)
             form = view.form_class(view.form_class.prepare_formdata(request.form))
             form.validate()
-            flash(exc.message, "error")
+            flash(translated(exc.message), "error")
             return _render(view, form), 422
         flash(_("“%(task)s” completed.", task=task.title), "success")
         return redirect(url_for("cases.case_detail", case_id=task.case_id))

@@ -17,6 +17,7 @@ from sqlalchemy import and_, or_, select
 
 from app.clock import clock
 from app.extensions import db
+from app.i18n import N_
 from app.models import Absence, AuditEventType, ProcessModel, Role, User
 from app.models.absence import as_utc
 from app.services import audit, routing
@@ -105,7 +106,7 @@ def declare_absence(
         if unknown := [k for k in keys if k not in known]:
             errors["processes"] = [f"Unknown process: {', '.join(unknown)}."]
     if errors:
-        raise ValidationFailed("The absence needs attention.", errors)
+        raise ValidationFailed(N_("The absence needs attention."), errors)
     assert delegate is not None and starts_at is not None and ends_at is not None
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)  # stored in UTC
     for other in _overlapping(user.id, starts_at, ends_at):
@@ -140,9 +141,9 @@ def cancel_absence(actor: User, absence_id: int) -> Absence:
     if absence is None:
         raise NotFound(f"No absence {absence_id}.")
     if not may_declare_for(actor, absence.user):
-        raise PermissionDenied("You may cancel only your own absences.")
+        raise PermissionDenied(N_("You may cancel only your own absences."))
     if absence.cancelled_at is not None or absence.end_applied:
-        raise Conflict("This absence is already over.")
+        raise Conflict(N_("This absence is already over."))
     with unit_of_work():
         absence.cancelled_at = clock.now()
         audit.record(AuditEventType.ABSENCE_CANCELLED, actor=actor,

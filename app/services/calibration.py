@@ -21,6 +21,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.engine import WorkflowRuntime
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     AuditEvent,
     AuditEventType,
@@ -85,7 +86,7 @@ class CalibrationView:
 
 def _require_hr(user: User, unit: OrgUnit) -> None:
     if not holds_role_for_unit(user, Role.HR, unit.id):
-        raise PermissionDenied("Only HR of the unit may calibrate its ratings.")
+        raise PermissionDenied(N_("Only HR of the unit may calibrate its ratings."))
 
 
 def _unit(unit_id: int) -> OrgUnit:
@@ -205,7 +206,7 @@ def close_calibration(user: User, unit_id: int, key: str,
     (band, reason)); close the calibration once no rating is left."""
     view = calibration_view(user, unit_id, key)
     if view.calibration is None or view.calibration.closed_at is not None:
-        raise Conflict("Open the calibration first.")
+        raise Conflict(N_("Open the calibration first."))
     errors: dict[str, list[str]] = {}
     for row in view.rows:
         band, reason = moves.get(row.case.id, (row.band, ""))
@@ -215,7 +216,7 @@ def close_calibration(user: User, unit_id: int, key: str,
             errors[f"reason-{row.case.id}"] = [
                 f"Moving {row.case.subject.full_name}'s rating needs a reason."]
     if errors:
-        raise ValidationFailed("A rating may be moved only with a reason.", errors)
+        raise ValidationFailed(N_("A rating may be moved only with a reason."), errors)
     result = CloseResult()
     for row in view.rows:
         if not row.may_calibrate:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.engine import EngineError, ParsedProcess, ReadyHumanTask, WorkflowRuntime
 from app.engine.batch import StartedWorkflow
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     Absence,
     AuditEvent,
@@ -280,7 +281,7 @@ def get_case_for(user: User, case_id: int) -> Case:
     if case is None:
         raise NotFound(f"No case {case_id}.")
     if not can_view_case(user, case):
-        raise PermissionDenied("You are not a participant in this case.")
+        raise PermissionDenied(N_("You are not a participant in this case."))
     return case
 
 

@@ -32,6 +32,7 @@ from app.engine import EngineError
 from app.engine.batch import WorkflowStarter
 from app.extensions import db
 from app.faults import pause_point
+from app.i18n import N_
 from app.models import (
     AuditEventType,
     Cycle,
@@ -222,7 +223,7 @@ def _check(user: User, data: CycleInput, cycle_id: int | None = None) -> list[Or
         raise ValidationFailed(next(iter(errors.values()))[0], errors)
     if not can_manage_units(user, [unit.id for unit in units]):
         raise PermissionDenied(
-            "Only HR of every unit in the cycle's scope, or an administrator, may define it.")
+            N_("Only HR of every unit in the cycle's scope, or an administrator, may define it."))
     return units
 
 
@@ -305,7 +306,7 @@ def get_cycle_for(user: User, cycle_id: int, *, manage: bool = False) -> Cycle:
         raise NotFound(f"No cycle {cycle_id}.")
     allowed = can_manage_cycle(user, cycle) if manage else can_view_cycle(user, cycle)
     if not allowed:
-        raise PermissionDenied("Only HR of the cycle's units or an administrator may do this.")
+        raise PermissionDenied(N_("Only HR of the cycle's units or an administrator may do this."))
     return cycle
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuditEventType, Case, HumanTask, Role, TaskStatus, User
 from app.services import audit, notifications, routing
 from app.services.access import is_admin
@@ -78,12 +79,12 @@ def claim_task(user: User, task_id: int) -> HumanTask:
     """Take an unclaimed pool task (offered to a role in a unit) into one's own hands."""
     task = _locked_open_task(task_id)
     if task.candidate_role is None:
-        raise Conflict("Only tasks offered to a role can be claimed.")
+        raise Conflict(N_("Only tasks offered to a role can be claimed."))
     if task.owner_id is not None:
         holder = task.owner.full_name if task.owner else "someone"
         raise Conflict(f"“{task.title}” was already claimed by {holder}.", task_id=task.id)
     if not holds_role_for_unit(user, Role(task.candidate_role), task.candidate_org_unit_id):
-        raise PermissionDenied("This task is offered to a role you do not hold for its unit.")
+        raise PermissionDenied(N_("This task is offered to a role you do not hold for its unit."))
     ensure_may_hold(user, task.case.subject, task.lane)
     task.owner_id = user.id
     routing.place(task, actor=user)
@@ -97,9 +98,9 @@ def unclaim_task(user: User, task_id: int) -> HumanTask:
     """Put a claimed pool task back in its role's pool."""
     task = _locked_open_task(task_id)
     if task.candidate_role is None:
-        raise Conflict("Only tasks offered to a role can be returned to the pool.")
+        raise Conflict(N_("Only tasks offered to a role can be returned to the pool."))
     if task.owner_id != user.id and not is_admin(user):
-        raise PermissionDenied("Only the person who claimed this task can unclaim it.")
+        raise PermissionDenied(N_("Only the person who claimed this task can unclaim it."))
     task.owner_id = task.delegate_id = None
     task.delegation_note = None
     routing.place(task, actor=user)
@@ -113,12 +114,13 @@ def delegate_task(user: User, task_id: int, to_user_id: int | None, note: str | 
     """The owner hands one task to a colleague, with a note; the owner can recall it."""
     task = _locked_open_task(task_id)
     if task.owner_id != user.id:
-        raise PermissionDenied("Only the task's owner can delegate it (claim a pool task first).")
+        raise PermissionDenied(
+            N_("Only the task's owner can delegate it (claim a pool task first)."))
     if task.lane == EMPLOYEE:
-        raise Conflict("An employee's own agreement cannot be delegated.")
+        raise Conflict(N_("An employee's own agreement cannot be delegated."))
     to_user = _user(to_user_id, "delegate")
     if to_user.id == user.id:
-        raise ValidationFailed("Choose someone else.", {"delegate": ["That is you."]})
+        raise ValidationFailed(N_("Choose someone else."), {"delegate": ["That is you."]})
     ensure_may_hold(to_user, task.case.subject, task.lane)
     note = _text(note, "note", required=True)
     task.delegate_id, task.delegation_note = to_user.id, note
@@ -136,7 +138,7 @@ def hand_back_task(user: User, task_id: int, note: str | None = None) -> HumanTa
     """The delegate gives the task back to its owner."""
     task = _locked_open_task(task_id)
     if task.delegate_id is None or user.id not in (task.delegate_id, task.assignee_id):
-        raise PermissionDenied("Only the colleague it was delegated to can hand it back.")
+        raise PermissionDenied(N_("Only the colleague it was delegated to can hand it back."))
     note = _text(note, "note", required=False)
     task.delegate_id, task.delegation_note = None, None
     routing.place(task, actor=user)
@@ -154,9 +156,9 @@ def recall_task(user: User, task_id: int) -> HumanTask:
     """The owner takes a delegated task back."""
     task = _locked_open_task(task_id)
     if task.owner_id != user.id:
-        raise PermissionDenied("Only the task's owner can recall it.")
+        raise PermissionDenied(N_("Only the task's owner can recall it."))
     if task.delegate_id is None:
-        raise Conflict("This task is not delegated.")
+        raise Conflict(N_("This task is not delegated."))
     delegate = routing.username(task.delegate_id)
     task.delegate_id, task.delegation_note = None, None
     routing.place(task, actor=user)

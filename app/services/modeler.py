@@ -29,6 +29,7 @@ from app.engine import (
     safe_xml_root,
 )
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     Case,
     CaseStatus,
@@ -70,7 +71,7 @@ def may_model(user: User) -> bool:
 
 def _require_modeler(user: User) -> None:
     if not may_model(user):
-        raise PermissionDenied("Only process owners and administrators may edit processes.")
+        raise PermissionDenied(N_("Only process owners and administrators may edit processes."))
 
 
 @dataclass(frozen=True)
@@ -207,7 +208,8 @@ def modeler_options(user: User) -> dict[str, Any]:
 def _check_upload(bpmn_xml: bytes) -> None:
     """Size limit and hardened parsing before anything is stored."""
     if not bpmn_xml.strip():
-        raise ValidationFailed("The diagram is empty.", {"diagram": [Problem("empty").to_dict()]})
+        raise ValidationFailed(N_("The diagram is empty."),
+                               {"diagram": [Problem("empty").to_dict()]})
     try:
         safe_xml_root(bpmn_xml)
     except ProcessDefinitionError as exc:
@@ -277,10 +279,10 @@ def validate_draft(user: User, process_key: str) -> ValidationReport:
 def _comment(comment: str | None) -> str:
     comment = (comment or "").strip()
     if not comment:
-        raise ValidationFailed("Say what changed: a comment is required.",
+        raise ValidationFailed(N_("Say what changed: a comment is required."),
                                {"comment": ["Say what changed."]})
     if len(comment) > MAX_COMMENT_CHARS:
-        raise ValidationFailed("The comment is too long.",
+        raise ValidationFailed(N_("The comment is too long."),
                                {"comment": [f"At most {MAX_COMMENT_CHARS} characters."]})
     return comment
 

@@ -34,6 +34,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuditEventType, Employee, OrgUnit, Role, User
 from app.services import audit, reporting
 from app.services.access import is_admin
@@ -281,7 +282,7 @@ def import_org_csv(
     """Validate a whole file and, if no row is rejected (and not `dry_run`), import it in one
     transaction. Only HR (for the units the rows name and the employees they update) or admins."""
     if not may_import(user):
-        raise PermissionDenied("Only HR or an administrator may import org data.")
+        raise PermissionDenied(N_("Only HR or an administrator may import org data."))
     report = ImportReport(source_name=source_name)
     try:
         text = _decode(data)

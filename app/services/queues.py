@@ -18,6 +18,7 @@ from sqlalchemy.orm import aliased, defer, joinedload
 
 from app.clock import clock
 from app.extensions import db
+from app.i18n import N_
 from app.models import Case, Employee, HumanTask, OrgUnit, ProcessModel, ProcessVersion, User
 from app.models.absence import as_utc
 from app.services import process_models, tasks
@@ -234,14 +235,14 @@ def bulk_complete(user: User, task_ids: list[int], action: str, comment: str | N
                   ) -> BulkResult:
     """Approve (or return, with one comment) each task separately; report each outcome."""
     if action not in BULK_ACTIONS:
-        raise ValidationFailed("Choose approve or return.", {"action": ["Unknown action."]})
+        raise ValidationFailed(N_("Choose approve or return."), {"action": ["Unknown action."]})
     comment = (comment or "").strip()
     if action == "return" and not comment:
-        raise ValidationFailed("Say why you are returning them: a comment is required.",
+        raise ValidationFailed(N_("Say why you are returning them: a comment is required."),
                                {"comment": ["Required when returning."]})
     ids = list(dict.fromkeys(task_ids))
     if not ids:
-        raise ValidationFailed("Select at least one task.", {"task_ids": ["Select tasks."]})
+        raise ValidationFailed(N_("Select at least one task."), {"task_ids": ["Select tasks."]})
     if len(ids) > MAX_BULK:
         raise ValidationFailed(f"At most {MAX_BULK} tasks at once.", {"task_ids": ["Too many."]})
     result = BulkResult(action)

@@ -19,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from app.engine import EngineError, TaskNotReadyError, WorkflowRuntime
 from app.extensions import db
 from app.faults import pause_point
+from app.i18n import N_
 from app.models import (
     AuditEventType,
     Case,
@@ -80,7 +81,7 @@ def get_task_for(user: User, task_id: int) -> HumanTask:
     if task is None:
         raise NotFound(f"No task {task_id}.")
     if not may_act_on(user, task):
-        raise PermissionDenied("This task is not assigned to you.")
+        raise PermissionDenied(N_("This task is not assigned to you."))
     return task
 
 
@@ -145,11 +146,11 @@ def complete_task(
                 f"“{task.title}” has already been {task.status}.", task_id=task.id
             )
         if not may_act_on(user, task):  # re-checked under the lock: assignments can move
-            raise PermissionDenied("This task is not assigned to you.")
+            raise PermissionDenied(N_("This task is not assigned to you."))
         form_class = form_for_key(task.form_key)
         form = form_class(form_class.prepare_formdata(formdata))
         if not form.validate():
-            raise ValidationFailed("Some fields need attention.", form.errors)
+            raise ValidationFailed(N_("Some fields need attention."), form.errors)
         data = form.to_task_data()
 
         runtime = _load_runtime(case)

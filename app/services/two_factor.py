@@ -21,6 +21,7 @@ from sqlalchemy import exists, or_, select
 
 from app.clock import clock
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuditEventType, Employee, RecoveryCode, Role, User
 from app.models.base import utcnow
 from app.services import audit
@@ -92,9 +93,9 @@ def _new_recovery_codes(user: User) -> list[str]:
 def enable(user: User, secret: str, code: str) -> list[str]:
     """Confirm enrolment with a code from the app; returns the recovery codes (shown once)."""
     if not eligible(user):
-        raise PermissionDenied("A second factor is offered to approvers and administrators.")
+        raise PermissionDenied(N_("A second factor is offered to approvers and administrators."))
     if user.has_two_factor:
-        raise Conflict("Two-step sign-in is already on.")
+        raise Conflict(N_("Two-step sign-in is already on."))
     step = _matching_timecode(secret, _normalised(code))
     if step is None:
         raise ValidationFailed("That code does not match. Check the time on your phone and "
@@ -137,11 +138,11 @@ def remaining_recovery_codes(user: User) -> int:
 def disable(user: User, code: str) -> None:
     """Turn it off, proving possession once more (a code or a recovery code)."""
     if not user.has_two_factor:
-        raise Conflict("Two-step sign-in is not on.")
+        raise Conflict(N_("Two-step sign-in is not on."))
     with unit_of_work():
         used = check_code(user, code)
         if used is None:
-            raise ValidationFailed("That code does not match.", {"code": ["Wrong code."]})
+            raise ValidationFailed(N_("That code does not match."), {"code": ["Wrong code."]})
         user.totp_secret = user.totp_enabled_at = user.totp_last_timecode = None
         db.session.query(RecoveryCode).filter(RecoveryCode.user_id == user.id).delete()
         audit.record(AuditEventType.USER_TWO_FACTOR_DISABLED, actor=user,

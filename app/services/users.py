@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuditEventType, Role, User, UserRole
 from app.services import audit, passwords
 from app.services.errors import Conflict, NotFound, ValidationFailed
@@ -26,7 +27,7 @@ def create_user(
 ) -> User:
     username = username.strip()
     if not username or len(username) > 80:
-        raise ValidationFailed("A username has 1 to 80 characters.", {"username": ["Invalid."]})
+        raise ValidationFailed(N_("A username has 1 to 80 characters."), {"username": ["Invalid."]})
     check_password_policy(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"A user named {username!r} already exists.")

@@ -200,6 +200,14 @@ def test_a_scorecard_that_breaks_the_rules_is_refused_in_urdu(app: Flask, org) -
     body = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "اسکور کارڈ میں 3 سے 8 کے پی آئی ہوتے ہیں؛ اس میں 1 ہیں۔" in body
+    assert "کچھ خانے توجہ طلب ہیں۔" in body  # the service's refusal, flashed in Urdu
+    # The same refusal through the API stays English.
+    from app.services import auth
+
+    token, _ = auth.issue_token(org["ro1"], 1)
+    api = client.post(f"/api/v1/tasks/{task_id}/complete", json={"data": {"kpis": []}},
+                      headers={"Authorization": f"Bearer {token}", "Accept-Language": "ur"})
+    assert api.status_code == 422 and api.get_json()["error"] == "Some fields need attention."
 
 
 def test_dates_and_amounts_follow_the_readers_language(app: Flask) -> None:
