@@ -108,6 +108,9 @@ def _new_task_row(
 
 def _announce_task(case: Case, row: HumanTask, actor: User | None, why: str) -> None:
     """Audit a new (flushed) task row and notify its holder."""
+    assignee = routing.username(row.assignee_id)
+    # Usually the same person: one lookup (the session keeps loaded users only while used).
+    owner = assignee if row.owner_id == row.assignee_id else routing.username(row.owner_id)
     audit.record(
         AuditEventType.TASK_ASSIGNED,
         actor=actor,
@@ -115,8 +118,8 @@ def _announce_task(case: Case, row: HumanTask, actor: User | None, why: str) -> 
         task=row,
         details={
             "task": row.title,
-            "assignee": row.assignee.username if row.assignee else None,
-            "owner": routing.username(row.owner_id),
+            "assignee": assignee,
+            "owner": owner,
             "candidate_role": row.candidate_role,
             "due_at": row.due_at.isoformat() if row.due_at else None,
         },

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import lazyload
 
 from app.clock import clock
 from app.extensions import db
@@ -139,7 +140,9 @@ def reroute_tasks_of(user_ids: Iterable[int], *, actor: User | None, reason: str
 
 
 def username(user_id: int | None) -> str | None:
+    """A user's username for an audit event (found in the session if loaded; else one query,
+    without the user's roles)."""
     if user_id is None:
         return None
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, user_id, options=[lazyload(User.roles)])
     return user.username if user else None
