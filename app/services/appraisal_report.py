@@ -229,13 +229,19 @@ def _employee_line(employee: Any) -> str:
 # --- reading the case ---------------------------------------------------------------------------
 
 
+def _utc(value: datetime) -> datetime:
+    """Stored times are UTC; SQLite hands them back without a zone, while rows written in this
+    session still hold the aware values they were given."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class CaseRecord:
     """The case's completed task rows, read once: who signed what, and when."""
 
     def __init__(self, case: Case, clock_format: LocalTime) -> None:
         self.completed = sorted(
             (t for t in case.tasks if t.status == TaskStatus.COMPLETED and t.completed_at),
-            key=lambda t: (t.completed_at, t.id))
+            key=lambda t: (_utc(t.completed_at), t.id))
         self.times = clock_format
 
     def all(self, *names: str) -> list[HumanTask]:
@@ -504,7 +510,7 @@ def _interview(data: dict[str, Any], record: CaseRecord, cycle: dict[str, Any]) 
             ("Scheduled by", record.signed(schedule))]
     recorded = record.last("record_interview")
     held = (data.get("interview_held") == "yes" and recorded is not None
-            and (schedule is None or recorded.completed_at >= schedule.completed_at))
+            and (schedule is None or _utc(recorded.completed_at) >= _utc(schedule.completed_at)))
     blocks: list[Facts | Paragraph | Table] = []
     if held:
         rows += [("Held", "Yes"), ("Discussion", data.get("interview_discussion") or "—"),
