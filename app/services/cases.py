@@ -221,7 +221,9 @@ def open_cases(
         new_rows.append(rows)
     db.session.flush()
     reporting.project_new((case, runtime) for case, runtime, _ in opened)
-    notifications.preload_preferences({row.assignee_id for rows in new_rows for row in rows})
+    holders = {uid for rows in new_rows for row in rows for uid in (row.assignee_id, row.owner_id)}
+    notifications.preload_preferences(holders)
+    loaded = routing.load_users(holders)  # held while announcing: no query per task
     with db.session.no_autoflush:  # notifications are queued for one INSERT, not one each
         for (case, _, completed), rows in zip(opened, new_rows, strict=True):
             for row in rows:
@@ -229,6 +231,7 @@ def open_cases(
             if completed:
                 audit.record(AuditEventType.CASE_COMPLETED, actor=started_by, case=case,
                              details={})
+    del loaded
     return [case for case, _, _ in opened]
 
 

@@ -491,13 +491,6 @@ def _launch_batch(
             select(CycleMember).where(CycleMember.cycle_id == cycle_id,
                                       CycleMember.employee_id.in_(ids)))}
         running = cases.running_cases(version.process_model_id, ids)
-        # Everyone a task may go to, loaded once so routing finds them in the session.
-        people = {e.user_id for e in employees} | {
-            officer.user_id for e in employees
-            for officer in (e.reporting_officer, e.countersigning_officer) if officer is not None
-        }
-        list(db.session.scalars(select(User).where(User.id.in_(people - {None}))))
-
         parsed = process_models.parsed_version(version)
         process_name = version.process_model.name
         problems: dict[int, str] = {}

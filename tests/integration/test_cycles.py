@@ -10,7 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import clock
@@ -271,6 +271,31 @@ def test_each_launched_case_has_its_tasks_assigned_and_audited_like_a_single_sta
     started = _events(AuditEventType.CASE_STARTED)
     assert {e.details["cycle"] for e in started} == {cycle.id}
     assert {e.actor_id for e in started} == {org["hr1"].id}
+
+
+def test_a_launch_batch_looks_its_task_holders_up_at_once_however_many_there_are(org) -> None:
+    """A hundred thousand people's launch must not pay a query per new task: each batch reads
+    the users its new tasks go to in one statement, whether they are one officer or twenty."""
+    add_employees(20, prefix="RO")  # twenty officers (ro00001…ro00020) ...
+    for i in range(1, 21):  # ... each the reporting officer of two people
+        add_employees(2, reporting_officer=f"ro{i:05d}", prefix=f"T{i}X")
+    cycle = cycles.create_cycle(org["hr1"], cycle_input())
+    user_reads: list[str] = []
+
+    def remember(_conn, _cursor, statement: str, *_args) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT") and "FROM users" in statement:
+            user_reads.append(" ".join(statement.split())[-90:])
+
+    event.listen(db.engine, "before_cursor_execute", remember)
+    try:
+        result = cycles.launch_cycle(cycle.id, org["hr1"], batch_size=100)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", remember)
+    holders = {t.assignee_id for case in _cases_of(cycle.id) for t in case.tasks}
+    assert result.cases_started >= 60 and len(holders) == 21  # ro1 and the twenty
+    # A few fixed reads (the launcher, each batch's holders at once), not one per holder: 45
+    # statements here when each new task looked its holder up by id.
+    assert len(user_reads) <= 8, user_reads
 
 
 def test_a_launch_is_audited_with_its_counts(org, department) -> None:
