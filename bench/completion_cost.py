@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import re
 import statistics
@@ -43,13 +42,12 @@ if str(REPO_ROOT) not in sys.path:
 
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import MetaData, event, select  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import Case, Employee, HumanTask, OrgUnit, Role, TaskStatus, User, UserRole  # noqa: E402
-from app.services import cases, process_models  # noqa: E402
+from app.services import cases  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 
 PASSWORD = "completion-cost-passphrase"  # noqa: S105 - a throwaway benchmark login
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -78,14 +76,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def make_app(url: str) -> Flask:
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url
-    app = create_app("test", overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
+    app = bench_app(url, overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
     return app
 
 

@@ -41,10 +41,8 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script: make `app` and `for
     sys.path.insert(0, str(REPO_ROOT))
 
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import MetaData, event, func, select, text  # noqa: E402
+from sqlalchemy import event, func, select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
     Case,
@@ -57,7 +55,8 @@ from app.models import (  # noqa: E402
     User,
     UserRole,
 )
-from app.services import cycles, process_models  # noqa: E402
+from app.services import cycles  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/meezan_h5"
 PER_DISTRICT = 1000
@@ -91,14 +90,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def make_app(url: str) -> Flask:
     """The test configuration on `url`, schema rebuilt by the migrations, workflows deployed."""
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url  # TestConfig reads and normalises it
-    app = create_app("test")
+    app = bench_app(url)
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
     return app
 
 
@@ -111,6 +105,35 @@ def _rss_mb() -> float:
 
 def _peak_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024  # kilobytes on Linux
+
+
+def _postgres_cpu(database: str) -> dict[str, dict[int, float]]:
+    """CPU seconds so far of the local PostgreSQL server's processes, by pid: the backends
+    serving `database`, and the server's own background processes (checkpointer, WAL writer,
+    autovacuum: shared with anything else the server does). Empty if the server is not local."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, dict[int, float]] = {"backends": {}, "background": {}}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if not cmdline.startswith("postgres:"):
+            continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        if f" {database} " in f" {cmdline} ":
+            found["backends"][int(entry.name)] = seconds
+        elif not any(f" {name} " in f" {cmdline} " for name in ("postgres", "template1")) \
+                or "autovacuum" in cmdline:
+            found["background"][int(entry.name)] = seconds
+    return found
+
+
+def _cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    return sum(seconds - before.get(pid, 0.0) for pid, seconds in after.items())
 
 
 def generate_org(employees: int) -> tuple[int, int]:
@@ -237,13 +260,22 @@ def main(argv: list[str] | None = None) -> int:
             statements += 1
 
         event.listen(db.engine, "before_cursor_execute", count_statement)
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
         if profiler:
             profiler.enable()
+        database = db.engine.url.database or ""
+        pg_before = _postgres_cpu(database)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        children_before = children.ru_utime + children.ru_stime
         cpu_started = time.process_time()
         result = cycles.launch_cycle(cycle_id, hr, batch_size=args.batch_size,
                                      workers=args.workers, progress=progress)
         cpu = time.process_time() - cpu_started
+        pg_after = _postgres_cpu(database)  # the launch's connections are still pooled: alive
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # workers joined at the end
+        workers_cpu = children.ru_utime + children.ru_stime - children_before
+        pg_backends = _cpu_since(pg_before["backends"], pg_after["backends"])
+        pg_background = _cpu_since(pg_before["background"], pg_after["background"])
         if profiler:
             profiler.disable()
         elapsed = time.perf_counter() - launch_started
@@ -278,6 +310,13 @@ def main(argv: list[str] | None = None) -> int:
     per_case = max(result.cases_started, 1)
     print(f"CPU of this process     {cpu:.1f} s ({cpu * 1000 / per_case:.2f} ms per case; "
           "engine workers not included)")
+    if args.workers:
+        print(f"CPU of engine workers   {workers_cpu:.1f} s ({workers_cpu * 1000 / per_case:.2f} "
+              "ms per case)")
+    if pg_after["backends"]:
+        print(f"CPU of PostgreSQL       {pg_backends:.1f} s "
+              f"({pg_backends * 1000 / per_case:.2f} ms per case) in this database's backends, "
+              f"{pg_background:.1f} s in the server's background processes (shared)")
     print(f"SQL statements          {statements:,} ({statements / per_case:.2f} per case)")
     print(f"load average at the end {load:.1f} on {os.cpu_count()} CPUs (other work on the "
           "machine slows the launch)")

@@ -49,7 +49,6 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script: make `app` and `for
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
@@ -60,15 +59,14 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 import psycopg  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import MetaData, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.clock import clock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import ProcessModel, ProcessVersion  # noqa: E402
-from app.services import demo, process_models  # noqa: E402
+from app.services import demo  # noqa: E402
 from app.services.reporting import STAGES  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/meezan_h1"
 # The dashboards are read on 20 November 2026: the months January to October are reported.
@@ -82,18 +80,9 @@ KPIS = [("Children fully immunised", 40, 12000.0), ("Vaccinator attendance", 25,
         ("Cold-chain audits passed", 35, 90.0)]
 
 
-def build_app(url: str) -> Flask:
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url
-    return create_app("test")
-
-
 def rebuild_schema(app: Flask) -> None:
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
         demo.seed_demo()
 
 
@@ -298,7 +287,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/dashboard.py measures PostgreSQL: give a postgresql:// URL")
-    app = build_app(args.database_url)
+    app = bench_app(args.database_url)
     if not args.reuse:
         started = time.perf_counter()
         rebuild_schema(app)

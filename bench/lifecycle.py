@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import sys
 import tempfile
@@ -45,13 +44,11 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script: make `app` and `for
     sys.path.insert(0, str(REPO_ROOT))
 
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import MetaData, event, func, select  # noqa: E402
+from sqlalchemy import event, func, select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
     Case,
@@ -64,7 +61,8 @@ from app.models import (  # noqa: E402
     User,
     UserRole,
 )
-from app.services import cases, process_models, tasks  # noqa: E402
+from app.services import cases, tasks  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 from forms import formdata_from_json  # noqa: E402
 
 PROCESS_KEY = "goal_setting"
@@ -172,14 +170,9 @@ def database_url(url: str | None) -> Iterator[str]:
 def make_app(url: str) -> Flask:
     """The test configuration (fast password hashing) on `url`, with a fresh schema built by the
     real migrations and the workflows deployed."""
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url  # TestConfig reads and normalises it
-    app = create_app("test", overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
+    app = bench_app(url, overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
     return app
 
 

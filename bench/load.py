@@ -50,10 +50,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import requests  # noqa: E402
 from flask import Flask  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import MetaData, func, select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import (  # noqa: E402
     AuditEvent,
@@ -65,7 +63,8 @@ from app.models import (  # noqa: E402
     User,
     UserRole,
 )
-from app.services import audit, cases, process_models  # noqa: E402
+from app.services import audit, cases  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 
 PASSWORD = "load-bench-passphrase"  # noqa: S105 - a throwaway benchmark login
 FAST_HASH = "pbkdf2:sha256:1000"
@@ -93,14 +92,9 @@ def parse_args() -> argparse.Namespace:
 
 
 def make_app(url: str) -> Flask:
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url
-    app = create_app("test", overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
+    app = bench_app(url, overrides={"PASSWORD_HASH_METHOD": FAST_HASH})
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
     return app
 
 

@@ -40,7 +40,6 @@ if str(REPO_ROOT) not in sys.path:  # run as a plain script: make `app` and `for
     sys.path.insert(0, str(REPO_ROOT))
 
 import argparse  # noqa: E402
-import os  # noqa: E402
 import random  # noqa: E402
 import re  # noqa: E402
 import statistics  # noqa: E402
@@ -52,13 +51,12 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 import psycopg  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import MetaData, select, text  # noqa: E402
+from sqlalchemy import select, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import OrgUnit, ProcessVersion, User  # noqa: E402
-from app.services import demo, process_models  # noqa: E402
+from app.services import demo  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/meezan_h4"
 NOW = datetime.now(UTC)
@@ -70,18 +68,9 @@ TASK_STEPS = [
 ]
 
 
-def build_app(url: str) -> Flask:
-    os.environ["MEEZAN_TEST_DATABASE_URL"] = url
-    return create_app("test")
-
-
 def rebuild_schema(app: Flask) -> None:
     with app.app_context():
-        existing = MetaData()
-        existing.reflect(bind=db.engine)
-        existing.drop_all(bind=db.engine)
-        upgrade()
-        process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+        rebuild_database()
         demo.seed_demo()
 
 
@@ -230,7 +219,7 @@ def main() -> int:
     args = parser.parse_args()
     if not args.database_url.startswith("postgresql"):
         raise SystemExit("bench/queue.py measures PostgreSQL: give a postgresql:// URL")
-    app = build_app(args.database_url)
+    app = bench_app(args.database_url)
     if not args.reuse:
         started = time.perf_counter()
         rebuild_schema(app)

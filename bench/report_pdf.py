@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import os
 import statistics
 import sys
 import tempfile
@@ -33,15 +32,13 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from flask_migrate import upgrade  # noqa: E402
 from pypdf import PdfReader  # noqa: E402
-from sqlalchemy import MetaData  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.clock import clock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import User  # noqa: E402
-from app.services import appraisal_report, demo, process_models  # noqa: E402
+from app.services import appraisal_report, demo  # noqa: E402
+from bench.common import bench_app, rebuild_database  # noqa: E402
 from tests.appraisal_helpers import at  # noqa: E402
 from tests.conftest import employee_of  # noqa: E402
 from tests.integration.test_appraisal_report import _whole_year  # noqa: E402
@@ -59,14 +56,9 @@ def main() -> None:
     args = parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.database_url or f"sqlite:///{tmp}/report-bench.db"
-        os.environ["MEEZAN_TEST_DATABASE_URL"] = url
-        app = create_app("test", overrides={"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
+        app = bench_app(url, overrides={"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
         with app.app_context():
-            existing = MetaData()
-            existing.reflect(bind=db.engine)
-            existing.drop_all(bind=db.engine)
-            upgrade()
-            process_models.sync_workflow_files(app.config["WORKFLOWS_DIR"])
+            rebuild_database()
             demo.seed_demo()
             org = {u.username: u for u in db.session.query(User)}
             at("2026-01-05")
