@@ -8,6 +8,7 @@ import json
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import DBAPIError
 
 from app.extensions import db
 from app.models import AuditChainHead, AuditEvent, AuditEventType
@@ -15,6 +16,7 @@ from app.services import audit, cases, tasks
 from forms import formdata_from_json
 from tests.conftest import employee_of
 from tests.helpers import good_scorecard, login
+from tests.tampering import audit_triggers_bypassed
 
 
 @pytest.fixture
@@ -27,7 +29,9 @@ def history(org) -> list[AuditEvent]:  # noqa: ANN001
 
 
 def _raw(sql: str, **params: object) -> None:
-    db.session.execute(text(sql), params)
+    """Tamper as a database superuser would: past the append-only triggers."""
+    with audit_triggers_bypassed():
+        db.session.execute(text(sql), params)
     db.session.commit()
 
 
@@ -47,6 +51,31 @@ def test_a_rolled_back_transaction_writes_no_events(history, org) -> None:
     assert audit.verify_chain().ok
 
 
+@pytest.mark.parametrize("statement", [
+    "UPDATE audit_events SET details = '{}' WHERE id = :id",
+    "DELETE FROM audit_events WHERE id = :id",
+])
+def test_the_database_refuses_to_change_or_delete_an_audit_event(history, statement) -> None:
+    """Append-only is enforced below the application: its own connection cannot rewrite the
+    trail (the chain then catches whoever can get past the triggers)."""
+    victim = history[1]
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.execute(text(statement), {"id": victim.id})
+    db.session.rollback()
+    assert db.session.get(AuditEvent, victim.id).hash == victim.hash
+    assert audit.verify_chain().ok
+
+
+def test_the_orm_cannot_edit_an_audit_event_either(history, org) -> None:
+    victim = db.session.get(AuditEvent, history[-1].id)
+    victim.actor_id = org["admin"].id
+    with pytest.raises(DBAPIError, match="append-only"):
+        db.session.commit()
+    db.session.rollback()
+    assert db.session.get(AuditEvent, victim.id).actor_id != org["admin"].id
+    assert audit.verify_chain().ok
+
+
 def test_an_edited_event_is_named(history) -> None:
     victim = history[3]
     _raw("UPDATE audit_events SET details = :d WHERE id = :id",
@@ -58,8 +87,9 @@ def test_an_edited_event_is_named(history) -> None:
 
 def test_an_edited_actor_is_named(history, org) -> None:
     victim = history[-1]
-    db.session.execute(update(AuditEvent).where(AuditEvent.id == victim.id)
-                       .values(actor_id=org["admin"].id))
+    with audit_triggers_bypassed():
+        db.session.execute(update(AuditEvent).where(AuditEvent.id == victim.id)
+                           .values(actor_id=org["admin"].id))
     db.session.commit()
     assert audit.verify_chain().first_bad_event_id == victim.id
 
