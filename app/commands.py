@@ -167,8 +167,11 @@ def register_audit_commands(app: Flask) -> None:
     @audit_cli.command("export")
     @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv")
     @click.option("--case", "case_id", type=int)
-    @click.option("--user", "username")
-    @click.option("--unit", "unit_code", help="Org unit code (includes units below it)")
+    @click.option("--user", "username",
+                  help="Username: events they did, or someone did on their behalf")
+    @click.option("--unit", "unit_code",
+                  help="Org unit code (includes units below it): its employees' cases, and "
+                       "events without a case by, for or about its people, units or cycles")
     @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
     @click.option("--until", type=click.DateTime(["%Y-%m-%d"]))
     @click.option("--out", type=click.File("w"), default="-")

@@ -49,7 +49,7 @@ def _criteria(form: AuditFilterForm) -> audit.AuditFilter:
 def _filter_form() -> AuditFilterForm:
     form = AuditFilterForm(request.args)
     units = db.session.execute(select(OrgUnit.code, OrgUnit.name).order_by(OrgUnit.name)).all()
-    form.unit.choices = [("", "All units")] + [(code, name) for code, name in units]
+    form.unit.choices = [("", _("All units"))] + [(code, name) for code, name in units]
     return form
 
 

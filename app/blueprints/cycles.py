@@ -101,8 +101,11 @@ def _require_definer() -> None:
 @bp.route("/cycles")
 @login_required
 def cycle_list():  # noqa: ANN201
-    _require_definer()
-    return render_template("cycles/list.html", cycles=cycles.list_cycles(current_user))
+    """HR and administrators manage cycles here; auditors read them (no action buttons)."""
+    if not cycles.may_read_cycles(current_user):
+        _require_definer()
+    return render_template("cycles/list.html", cycles=cycles.list_cycles(current_user),
+                           may_define=cycles.may_define_cycles(current_user))
 
 
 @bp.route("/cycles/new", methods=["GET", "POST"])

@@ -65,13 +65,25 @@ class DiffForm(FlaskForm):
     new = IntegerField(_l("To version"), [InputRequired(), NumberRange(min=1)])
 
 
+# What an auditor may read here (GET only): the process list, a process's versions, the diff of
+# two versions and a version's exported XML. The modeler, drafts, deploy and rollback are not.
+READ_ONLY_ENDPOINTS = frozenset({"modeler.process_list", "modeler.versions", "modeler.diff",
+                                 "modeler.export_version"})
+
+
 @bp.before_request
 def process_owners_only() -> None:
-    """Every page here but the case diagram is for process owners and administrators: refuse
-    others before any form is read, so the answer is a plain 403 whatever they sent."""
-    if (request.endpoint != "modeler.case_diagram" and current_user.is_authenticated
-            and not modeler.may_model(current_user)):
-        abort(403, _("Processes are maintained by process owners and administrators."))
+    """Every page here but the case diagram is for process owners and administrators, and the
+    read-only pages also for auditors: refuse others before any form is read, so the answer is
+    a plain 403 whatever they sent."""
+    if request.endpoint == "modeler.case_diagram" or not current_user.is_authenticated:
+        return
+    if modeler.may_model(current_user):
+        return
+    if (request.method == "GET" and request.endpoint in READ_ONLY_ENDPOINTS
+            and modeler.may_read_processes(current_user)):
+        return
+    abort(403, _("Processes are maintained by process owners and administrators."))
 
 
 def json_errors(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -101,6 +113,7 @@ def process_list():  # noqa: ANN201
         upload_form=UploadForm(),
         dmn_form=UploadForm(prefix="dmn"),
         dmn_report=None,
+        may_model=modeler.may_model(current_user),
     )
 
 
@@ -144,6 +157,7 @@ def validate_decisions():  # noqa: ANN201
         upload_form=UploadForm(),
         dmn_form=form,
         dmn_report=report,
+        may_model=True,  # only modellers get here
     ), status
 
 
@@ -245,6 +259,7 @@ def versions(process_key: str):  # noqa: ANN201
         process_key=process_key,
         versions=found,
         rollback_form=CommentForm(),
+        may_model=modeler.may_model(current_user),
     )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import ColumnElement, String, and_, cast, event, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,10 +33,11 @@ from app.models import (
     Case,
     Employee,
     HumanTask,
+    OrgUnit,
     User,
 )
 from app.models.base import utcnow
-from app.services.org import descendant_unit_ids
+from app.models.cycle import cycle_org_units
 
 GENESIS_HASH = "0" * 64
 _EVENT_COLUMNS = ("occurred_at", "event_type", "actor_id", "on_behalf_of_id", "case_id",
@@ -195,21 +196,112 @@ class AuditFilter:
     until: date | None = None
 
 
+# Events about a cycle record its id as details["cycle"] (calibration events use that key for the
+# cycle's key, a string: they are matched by their "unit" instead).
+_CYCLE_EVENTS = (AuditEventType.CYCLE_CREATED, AuditEventType.CYCLE_UPDATED,
+                 AuditEventType.CYCLE_LAUNCH_STARTED, AuditEventType.CYCLE_LAUNCHED)
+
+
+def _units_below_and_above(unit_id: int) -> tuple[set[int], set[int]]:
+    """The unit with every unit below it; and the units above it (a cycle scoped to one of
+    them covers it). One read of the org tree."""
+    rows = db.session.execute(select(OrgUnit.id, OrgUnit.parent_id)).all()
+    parents: dict[int, int | None] = {uid: parent for uid, parent in rows}
+    children: dict[int | None, list[int]] = {}
+    for uid, parent in parents.items():
+        children.setdefault(parent, []).append(uid)
+    below: set[int] = set()
+    stack = [unit_id]
+    while stack:
+        current = stack.pop()
+        if current not in below:
+            below.add(current)
+            stack.extend(children.get(current, []))
+    above: set[int] = set()
+    up = parents.get(unit_id)
+    while up is not None and up not in above:
+        above.add(up)
+        up = parents.get(up)
+    return below, above
+
+
+def _user_condition(username: str) -> ColumnElement[bool]:
+    """The user acted, or someone acted on their behalf (a delegate, HR declaring their
+    absence); or, with nobody signed in, the event names them (a failed sign-in, a lockout)."""
+    user_id = select(User.id).where(User.username == username).scalar_subquery()
+    return or_(
+        AuditEvent.actor_id == user_id,
+        AuditEvent.on_behalf_of_id == user_id,
+        and_(AuditEvent.actor_id.is_(None),
+             AuditEvent.details["username"].as_string() == username),
+    )
+
+
+def _unit_condition(unit_id: int) -> ColumnElement[bool]:
+    """Events about the unit or any unit below it.
+
+    - An event of a case: the case's subject employee works in those units (only that: the
+      officer who acted on it may work elsewhere).
+    - An event without a case (sign-ins, absences, org data, cycles, deployments…):
+      its actor, or the user it was done on behalf of, is an employee of those units; or its
+      details name such an employee (details["employee"]: employee number, org import), such a
+      user (details["user"], details["delegate"]: absences; details["username"]: sign-ins,
+      passwords, lockouts), one of the units (details["unit"]: org import, calibration; an
+      employee moved into or out of them: details["changes"]["unit_code"]), or a cycle whose
+      scope covers one of them (details["cycle"] of cycle events, scoped to one of the units or
+      to a unit above).
+
+    One SQL condition: the units are computed first (one read of the org tree, a few hundred
+    rows), everything else is subqueries; no event is looked at in Python.
+    """
+    units, above = _units_below_and_above(unit_id)
+    covering = units | above
+    cases_in_units = (
+        select(Case.id)
+        .join(Employee, Case.subject_employee_id == Employee.id)
+        .where(Employee.org_unit_id.in_(units))
+    )
+    user_ids = select(Employee.user_id).where(Employee.org_unit_id.in_(units),
+                                              Employee.user_id.is_not(None))
+    usernames = (select(User.username).join(Employee, Employee.user_id == User.id)
+                 .where(Employee.org_unit_id.in_(units)))
+    numbers = select(Employee.employee_number).where(Employee.org_unit_id.in_(units))
+    codes = select(OrgUnit.code).where(OrgUnit.id.in_(units))
+    cycle_ids = (select(cast(cycle_org_units.c.cycle_id, String))
+                 .where(cycle_org_units.c.org_unit_id.in_(covering)))
+    details = AuditEvent.details
+    return or_(
+        AuditEvent.case_id.in_(cases_in_units),
+        and_(
+            AuditEvent.case_id.is_(None),
+            or_(
+                AuditEvent.actor_id.in_(user_ids),
+                AuditEvent.on_behalf_of_id.in_(user_ids),
+                details["employee"].as_string().in_(numbers),
+                details["user"].as_string().in_(usernames),
+                details["delegate"].as_string().in_(usernames),
+                details["username"].as_string().in_(usernames),
+                details["unit"].as_string().in_(codes),
+                details[("changes", "unit_code", "before")].as_string().in_(codes),
+                details[("changes", "unit_code", "after")].as_string().in_(codes),
+                and_(AuditEvent.event_type.in_(_CYCLE_EVENTS),
+                     details["cycle"].as_string().in_(cycle_ids)),
+            ),
+        ),
+    )
+
+
 def _filtered(criteria: AuditFilter):  # noqa: ANN202
+    """One query for the events matching every given criterion, in chain order. `username`:
+    see `_user_condition`; `unit_id`: see `_unit_condition`; `since`/`until`: whole UTC days,
+    both included."""
     query = select(AuditEvent).order_by(AuditEvent.seq)
     if criteria.case_id is not None:
         query = query.where(AuditEvent.case_id == criteria.case_id)
     if criteria.username:
-        actor = select(User.id).where(User.username == criteria.username).scalar_subquery()
-        query = query.where(AuditEvent.actor_id == actor)
+        query = query.where(_user_condition(criteria.username))
     if criteria.unit_id is not None:
-        units = descendant_unit_ids(criteria.unit_id)
-        cases_in_units = (
-            select(Case.id)
-            .join(Employee, Case.subject_employee_id == Employee.id)
-            .where(Employee.org_unit_id.in_(units))
-        )
-        query = query.where(AuditEvent.case_id.in_(cases_in_units))
+        query = query.where(_unit_condition(criteria.unit_id))
     if criteria.since is not None:
         query = query.where(AuditEvent.occurred_at >= datetime.combine(criteria.since, time.min,
                                                                         tzinfo=UTC))

@@ -195,6 +195,11 @@ def may_define_cycles(user: User) -> bool:
     return is_admin(user) or user.has_role(Role.HR)
 
 
+def may_read_cycles(user: User) -> bool:
+    """Who sees the cycle list: those who define cycles, and auditors (read-only)."""
+    return may_define_cycles(user) or user.has_role(Role.AUDITOR)
+
+
 def manageable_units(user: User) -> list[OrgUnit]:
     """The org units this user may put in a cycle's scope."""
     units = list(db.session.scalars(select(OrgUnit).order_by(OrgUnit.name)))

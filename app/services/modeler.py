@@ -69,9 +69,21 @@ def may_model(user: User) -> bool:
     return user.has_role(Role.PROCESS_OWNER) or user.has_role(Role.ADMIN)
 
 
+def may_read_processes(user: User) -> bool:
+    """Who may read the processes, their versions, diffs and exported XML: the modellers and
+    auditors (who read everything and change nothing)."""
+    return may_model(user) or user.has_role(Role.AUDITOR)
+
+
 def _require_modeler(user: User) -> None:
     if not may_model(user):
         raise PermissionDenied(N_("Only process owners and administrators may edit processes."))
+
+
+def _require_reader(user: User) -> None:
+    if not may_read_processes(user):
+        raise PermissionDenied(N_("Only process owners, auditors and administrators may read "
+                                  "processes."))
 
 
 @dataclass(frozen=True)
@@ -129,7 +141,7 @@ class ProcessSummary:
 
 
 def list_processes(user: User) -> list[ProcessSummary]:
-    _require_modeler(user)
+    _require_reader(user)
     models = db.session.scalars(
         select(ProcessModel).options(selectinload(ProcessModel.versions)).order_by(
             ProcessModel.name)
@@ -320,7 +332,7 @@ def deploy_draft(user: User, process_key: str, comment: str | None) -> ProcessVe
 
 
 def list_versions(user: User, process_key: str) -> list[ProcessVersion]:
-    _require_modeler(user)
+    _require_reader(user)
     versions = list(db.session.scalars(
         select(ProcessVersion)
         .join(ProcessModel)
@@ -334,7 +346,7 @@ def list_versions(user: User, process_key: str) -> list[ProcessVersion]:
 
 
 def get_version(user: User, process_key: str, number: int) -> ProcessVersion:
-    _require_modeler(user)
+    _require_reader(user)
     version = db.session.scalar(
         select(ProcessVersion)
         .join(ProcessModel)

@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import select, text, update
 from sqlalchemy.exc import DBAPIError
 
+from app.clock import clock
 from app.extensions import db
-from app.models import AuditChainHead, AuditEvent, AuditEventType
-from app.services import audit, cases, tasks
+from app.models import AuditChainHead, AuditEvent, AuditEventType, Employee, OrgUnit
+from app.services import absences, audit, auth, cases, cycles, tasks
+from app.services.transaction import unit_of_work
 from forms import formdata_from_json
 from tests.conftest import employee_of
 from tests.helpers import good_scorecard, login
+from tests.org_factory import add_employees, cycle_input
 from tests.tampering import audit_triggers_bypassed
 
 
@@ -188,3 +193,166 @@ def test_the_audit_page_filters_and_verifies(client, history) -> None:
     response = client.post("/audit/verify", data={"csrf_token": csrf_token(client, "/audit")},
                            follow_redirects=True)
     assert "The chain is intact" in response.get_data(as_text=True)
+
+
+# ---- filters: user, unit (with events that have no case), case, dates; the web export ---------
+
+
+@pytest.fixture
+def scattered(history, org) -> dict[str, AuditEvent]:  # noqa: ANN001
+    """Besides emp1's case (KP-HEALTH-PSH): events without a case, in the district, in the
+    province above it and in an unrelated department (KP-EDU). Keyed by what they are."""
+    [edu_employee_id] = add_employees(1, unit_code="KP-EDU", unit_name="Education Department",
+                                      parent_code=None, prefix="EDU")
+    edu_user = db.session.get(Employee, edu_employee_id).user
+    edu_unit = db.session.scalar(select(OrgUnit).where(OrgUnit.code == "KP-EDU"))
+    now = clock.now()
+    marks: dict[str, int] = {}
+
+    def mark(name: str) -> None:
+        marks[name] = db.session.scalar(select(AuditEvent.id).order_by(AuditEvent.seq.desc()))
+
+    # HR (province) declares emp1's (district) absence: on behalf of emp1.
+    absences.declare_absence(org["hr1"], org["emp1"].id, org["emp2"].id,
+                             now + timedelta(days=3), now + timedelta(days=5), "leave")
+    mark("absence_for_emp1")
+    assert auth.check_password("emp1", "meezan-demo").complete
+    mark("emp1_login")
+    assert auth.check_password("emp2", "not the password").user is None
+    mark("emp2_failed_login")
+    auth.record_logout(org["hr1"])
+    mark("hr1_logout")
+    auth.record_logout(edu_user)
+    mark("edu_logout")
+    cycles.create_cycle(org["hr1"], cycle_input())  # scoped to KP-HEALTH: covers the district
+    mark("health_cycle")
+    cycles.create_cycle(org["admin"], cycle_input(name="Education year 2027",
+                                                  org_unit_ids=[edu_unit.id]))
+    mark("edu_cycle")
+    with unit_of_work():  # as the org import records a move (the admin is nobody's employee)
+        audit.record(AuditEventType.EMPLOYEE_UPDATED, actor=org["admin"], details={
+            "employee": "EDU-00001", "source": "moves.csv",
+            "changes": {"unit_code": {"before": "KP-HEALTH-PSH", "after": "KP-EDU"}}})
+    mark("moved_out_of_district")
+    return {name: db.session.get(AuditEvent, event_id) for name, event_id in marks.items()}
+
+
+def _ids(criteria: audit.AuditFilter) -> set[int]:
+    return {e.id for e in audit.find_events(criteria, limit=10_000)}
+
+
+def _unit(code: str) -> int:
+    return db.session.scalar(select(OrgUnit.id).where(OrgUnit.code == code))
+
+
+def test_the_user_filter_matches_the_actor_or_the_person_acted_for(history, scattered,
+                                                                    org) -> None:
+    emp1 = _ids(audit.AuditFilter(username="emp1"))
+    assert {scattered["absence_for_emp1"].id, scattered["emp1_login"].id} <= emp1
+    assert scattered["absence_for_emp1"].actor_id == org["hr1"].id  # hr1 acted, for emp1
+    assert scattered["hr1_logout"].id not in emp1
+    assert all(org["emp1"].id in (e.actor_id, e.on_behalf_of_id)
+               or e.details.get("username") == "emp1"
+               for e in audit.find_events(audit.AuditFilter(username="emp1"), limit=10_000))
+    # Nobody was signed in when emp2's password failed: the event names them.
+    assert scattered["emp2_failed_login"].id in _ids(audit.AuditFilter(username="emp2"))
+    hr1 = _ids(audit.AuditFilter(username="hr1"))
+    assert {scattered["absence_for_emp1"].id, scattered["hr1_logout"].id} <= hr1
+    assert scattered["emp1_login"].id not in hr1
+
+
+def test_the_unit_filter_keeps_events_without_a_case_about_the_units_people(history,
+                                                                            scattered) -> None:
+    case_events = {e.id for e in history if e.case_id}
+    district = _ids(audit.AuditFilter(unit_id=_unit("KP-HEALTH-PSH")))
+    assert case_events <= district
+    assert {name for name, e in scattered.items() if e.id in district} == {
+        "absence_for_emp1", "emp1_login", "emp2_failed_login", "health_cycle",
+        "moved_out_of_district"}
+    province = _ids(audit.AuditFilter(unit_id=_unit("KP-HEALTH")))  # with the district below
+    assert district | {scattered["hr1_logout"].id} <= province
+    assert {scattered["edu_logout"].id, scattered["edu_cycle"].id}.isdisjoint(province)
+    education = _ids(audit.AuditFilter(unit_id=_unit("KP-EDU")))
+    assert {name for name, e in scattered.items() if e.id in education} == {
+        "edu_logout", "edu_cycle", "moved_out_of_district"}
+    assert case_events.isdisjoint(education)
+
+
+def _export(client, fmt: str = "json", **query: str):  # noqa: ANN001, ANN202
+    response = client.get(f"/audit/export.{fmt}", query_string=query)
+    assert response.status_code == 200, response.status_code
+    body = response.get_data(as_text=True)
+    if fmt == "csv":
+        return [{**row, "id": int(row["id"])} for row in csv.DictReader(io.StringIO(body))]
+    return [json.loads(line) for line in body.splitlines()]
+
+
+def test_the_web_export_honours_case_user_unit_and_dates(client, history, scattered,
+                                                         org) -> None:
+    login(client, "auditor1")
+    everything = _export(client)
+    recorded = {e.id for e in history} | {e.id for e in scattered.values()}
+    assert recorded <= {row["id"] for row in everything}
+
+    case_id = next(e.case_id for e in history if e.case_id)
+    by_case = _export(client, case=str(case_id))
+    assert {row["id"] for row in by_case} == {e.id for e in history if e.case_id == case_id}
+    assert {row["case_id"] for row in by_case} == {case_id}
+
+    for fmt in ("json", "csv"):
+        by_user = _export(client, fmt, user="emp1")
+        assert {scattered["absence_for_emp1"].id, scattered["emp1_login"].id} <= {
+            row["id"] for row in by_user}
+        assert scattered["hr1_logout"].id not in {row["id"] for row in by_user}
+        assert all("emp1" in (row["actor"], row["on_behalf_of"]) for row in by_user)
+        by_unit = _export(client, fmt, unit="KP-EDU")
+        assert {row["id"] for row in by_unit} == {
+            scattered[name].id for name in ("edu_logout", "edu_cycle", "moved_out_of_district")}
+
+    both = _export(client, user="ro1", unit="KP-HEALTH-PSH", case=str(case_id))
+    assert both and all(row["actor"] == "ro1" and row["case_id"] == case_id for row in both)
+
+    day = clock.now().date()
+    assert len(_export(client, since=day.isoformat(), until=day.isoformat())) == len(everything)
+    assert _export(client, since=(day + timedelta(days=1)).isoformat()) == []
+    assert _export(client, fmt="csv", until=(day - timedelta(days=1)).isoformat()) == []
+
+
+@pytest.mark.parametrize("username", ["hr1", "emp1", "ro1", "owner1", "fin1"])
+def test_the_web_export_is_refused_to_non_auditors_whatever_the_filters(client, history,
+                                                                        username) -> None:
+    login(client, username)
+    case_id = next(e.case_id for e in history if e.case_id)
+    for fmt in ("csv", "json"):
+        response = client.get(f"/audit/export.{fmt}", query_string={
+            "case": case_id, "user": username, "unit": "KP-HEALTH"})
+        assert response.status_code == 403
+        assert "hash" not in response.get_data(as_text=True)
+
+
+def test_the_unit_filter_is_one_query(app, history, scattered) -> None:
+    """Whatever the number of events, the filter is one SELECT of events, after one read of the
+    org tree (the units below and above)."""
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # noqa: ANN001, ANN002
+        statements.append(statement)
+
+    engine, unit_id = db.engine, _unit("KP-HEALTH")
+    sa_event.listen(engine, "before_cursor_execute", count)
+    try:
+        found = audit.find_events(audit.AuditFilter(unit_id=unit_id), limit=10_000)
+    finally:
+        sa_event.remove(engine, "before_cursor_execute", count)
+    assert found
+    assert sum(1 for s in statements if "FROM audit_events" in s) == 1
+    assert len(statements) == 2
+
+
+def test_the_audit_pages_unit_choices_are_in_the_readers_language(client, history, org) -> None:
+    org["auditor1"].locale = "ur"
+    db.session.commit()
+    login(client, "auditor1")
+    page = client.get("/audit").get_data(as_text=True)
+    assert "تمام یونٹس" in page
+    assert "All units" not in page

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from app.clock import clock
 from app.extensions import db
-from app.models import HumanTask, OrgUnit, User
+from app.models import Cycle, CycleStatus, HumanTask, OrgUnit, TaskStatus, User
 from app.services import absences, auth, cases, cycles, modeler, process_models
 from tests.conftest import employee_of
 from tests.helpers import csrf_token, login
@@ -41,6 +41,9 @@ NOBODY: frozenset[str] = frozenset()
 HR_ADMIN = frozenset({"hr", "admin"})
 OWNER_ADMIN = frozenset({"process_owner", "admin"})
 AUDIT = frozenset({"auditor", "admin"})
+# Auditors read everything and change nothing: every page that only reads is theirs too (GET),
+# never a form that acts.
+OWNER_ADMIN_AUDIT = OWNER_ADMIN | {"auditor"}
 # Who may see emp2's case: its participants (ro1 holds its task), HR of the unit, auditors,
 # administrators; not a colleague, finance or the process owner.
 CASE_VIEWERS = frozenset({"officer", "hr", "auditor", "admin"})
@@ -83,13 +86,13 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "calibration.calibration_list": {"GET": SIGNED_IN},
     # Calibration is HR's own work for its unit; administrators do not stand in.
     "calibration.calibration_detail": {"GET": frozenset({"hr"}), "POST": frozenset({"hr"})},
-    "cycles.cycle_list": {"GET": HR_ADMIN},
+    "cycles.cycle_list": {"GET": HR_ADMIN | {"auditor"}},  # auditors read every cycle
     "cycles.new_cycle": {"GET": HR_ADMIN, "POST": HR_ADMIN},
     "cycles.cycle_detail": {"GET": HR_ADMIN | {"auditor"}},  # auditors read every cycle
     "cycles.edit_cycle": {"GET": HR_ADMIN, "POST": HR_ADMIN},
     "cycles.launch": {"POST": HR_ADMIN},
     "org_import.import_org": {"GET": HR_ADMIN, "POST": HR_ADMIN},
-    "modeler.process_list": {"GET": OWNER_ADMIN},
+    "modeler.process_list": {"GET": OWNER_ADMIN_AUDIT},
     "modeler.modeler_page": {"GET": OWNER_ADMIN},
     "modeler.editing_xml": {"GET": OWNER_ADMIN},
     "modeler.options": {"GET": OWNER_ADMIN},
@@ -97,9 +100,9 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "modeler.discard_draft": {"POST": OWNER_ADMIN},
     "modeler.validate_draft": {"POST": OWNER_ADMIN},
     "modeler.deploy": {"GET": OWNER_ADMIN, "POST": OWNER_ADMIN},
-    "modeler.versions": {"GET": OWNER_ADMIN},
-    "modeler.diff": {"GET": OWNER_ADMIN},
-    "modeler.export_version": {"GET": OWNER_ADMIN},
+    "modeler.versions": {"GET": OWNER_ADMIN_AUDIT},
+    "modeler.diff": {"GET": OWNER_ADMIN_AUDIT},
+    "modeler.export_version": {"GET": OWNER_ADMIN_AUDIT},
     "modeler.rollback": {"POST": OWNER_ADMIN},
     "modeler.upload_process": {"POST": OWNER_ADMIN},
     "modeler.validate_decisions": {"POST": OWNER_ADMIN},
@@ -263,3 +266,100 @@ def test_people_reach_their_own_objects_and_not_their_colleagues(app: Flask, org
     assert client.get(f"/api/v1/cases/{other.id}", headers=api).status_code == 403
     assert client.post(f"/api/v1/tasks/{task_ids[other.id]}/complete",
                        json={"data": {"kpis": []}}, headers=api).status_code == 403
+
+
+# Refused to the auditor otherwise than by a 403: claiming or unclaiming a task that is not
+# offered to a pool is refused to everybody for that (409), and the queue's and absence page's
+# task moves flash their refusal and go back to the page instead of showing a 403 page.
+REFUSED_BY_STATE = frozenset({"queues.claim", "queues.unclaim", "queues.hand_back",
+                              "queues.recall", "api.claim_task", "api.unclaim_task",
+                              "absences.cancel"})
+
+
+def test_an_auditor_reads_cycles_and_process_versions_but_every_action_answers_403(
+        app: Flask, world: dict[str, str], org) -> None:
+    """Read-only everything: the auditor sees the cycle list and a cycle, the processes, a
+    version's diagram (its XML) and the diff of two versions, without a single action button;
+    every route that acts (or shows a form to act) answers 403 (those in REFUSED_BY_STATE are
+    refused to everybody here, with a 409 or a flashed refusal), and nothing changed."""
+    v1_xml = process_models.current_version("goal_setting").bpmn_xml.encode("utf-8")
+    v2_xml = v1_xml.replace(b'name="Review scorecard"', b'name="Agree scorecard"')
+    assert v2_xml != v1_xml
+    modeler.save_draft(org["owner1"], "goal_setting", v2_xml)
+    modeler.deploy_draft(org["owner1"], "goal_setting", "Agree, not review")
+    modeler.save_draft(org["owner1"], "goal_setting", v1_xml)  # a draft the auditor cannot touch
+    client = app.test_client()
+    login(client, "auditor1")
+    cycle_id = world["cycle_id"]
+
+    listing = client.get("/cycles")
+    assert listing.status_code == 200
+    page = listing.get_data(as_text=True)
+    assert f'href="/cycles/{cycle_id}"' in page
+    assert 'href="/cycles/new"' not in page and "/org/import" not in page
+    detail = client.get(f"/cycles/{cycle_id}")
+    assert detail.status_code == 200
+    page = detail.get_data(as_text=True)
+    assert 'data-testid="launch-progress"' in page
+    assert 'data-testid="launch-form"' not in page and f"/cycles/{cycle_id}/edit" not in page
+
+    processes = client.get("/processes")
+    assert processes.status_code == 200
+    page = processes.get_data(as_text=True)
+    assert "/processes/goal_setting/versions" in page
+    assert "/modeler" not in page and "/processes/upload" not in page
+    versions = client.get("/processes/goal_setting/versions")
+    assert versions.status_code == 200
+    page = versions.get_data(as_text=True)
+    assert "/processes/goal_setting/versions/1.bpmn" in page
+    assert "/rollback" not in page and "/modeler" not in page
+    diagram = client.get("/processes/goal_setting/versions/1.bpmn")
+    assert diagram.status_code == 200 and diagram.data == v1_xml
+    diff = client.get("/processes/goal_setting/diff?old=1&new=2")
+    assert diff.status_code == 200 and "Agree scorecard" in diff.get_data(as_text=True)
+
+    user = db.session.scalar(select(User).where(User.username == "auditor1"))
+    token, _ = auth.issue_token(user, 1)
+    values = {**world, "number": "1"}
+    not_granted = [(endpoint, method, rule) for endpoint, method, rule in _routes(app)
+                   if "auditor" not in MATRIX[endpoint][method]
+                   and endpoint not in SIGN_IN_STEPS]
+    actions = [route for route in not_granted if route[1] == "POST"
+               or route[0].split(".")[1] in {"new_cycle", "edit_cycle", "import_org",
+                                             "modeler_page", "editing_xml", "options",
+                                             "deploy", "new_case", "task_detail", "delegate",
+                                             "reassign", "calibration_detail", "get_task"}]
+    assert {"cycles.launch", "cycles.edit_cycle", "modeler.deploy", "modeler.rollback",
+            "modeler.save_draft", "cases.new_case", "tasks.task_detail", "queues.claim",
+            "api.complete_task"} <= {endpoint for endpoint, _m, _r in actions}
+    answers, refusals = {}, {}
+    for endpoint, method, rule in actions:
+        url = _url(rule, values)
+        if rule.startswith("/api/"):
+            headers = {"Authorization": f"Bearer {token}"}
+            response = (client.get(url, headers=headers) if method == "GET" else
+                        client.post(url, json=_body(endpoint, world), headers=headers))
+        elif method == "GET":
+            response = client.get(url)
+        else:
+            g.pop("csrf_valid", None)
+            response = client.post(url, data={"csrf_token": _token(client), "comment": "x"})
+        flashes = []
+        if response.status_code == 302:
+            with client.session_transaction() as stored:
+                flashes = stored.pop("_flashes", [])
+        name = f"{method} {url} ({endpoint})"
+        if endpoint in REFUSED_BY_STATE:
+            refusals[name] = (response.status_code == 409
+                              or any(category == "error" for category, _ in flashes))
+        else:
+            answers[name] = response.status_code
+    assert {name: status for name, status in answers.items() if status != 403} == {}
+    assert refusals and all(refusals.values()), refusals
+
+    db.session.expire_all()
+    assert [v.version for v in modeler.list_versions(org["owner1"], "goal_setting")] == [2, 1]
+    assert db.session.get(Cycle, int(cycle_id)).status == CycleStatus.DRAFT
+    assert modeler.modeler_view(org["owner1"], "goal_setting").draft is not None
+    task = db.session.get(HumanTask, int(world["task_id"]))
+    assert task.status == TaskStatus.OPEN and task.assignee_id == org["ro1"].id
