@@ -86,6 +86,9 @@ SCHEMAS: dict[str, Any] = {
             "case_id": {"type": "integer"},
             "name": {"type": "string", "description": "The BPMN element id of the user task."},
             "title": {"type": "string"},
+            "process": {**NULLABLE_STRING, "description": (
+                "Key of the process the step belongs to: the called process for a step inside "
+                "a call activity (goal_setting inside annual_appraisal).")},
             "lane": NULLABLE_STRING,
             "form": NULLABLE_STRING,
             "status": {"type": "string", "enum": ["open", "completed", "cancelled"]},

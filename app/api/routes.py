@@ -56,6 +56,7 @@ def task_json(task: HumanTask) -> dict[str, Any]:
         "case_id": task.case_id,
         "name": task.task_name,
         "title": task.title,
+        "process": task.process_key,
         "lane": task.lane,
         "form": task.form_key,
         "status": str(task.status),

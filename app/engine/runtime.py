@@ -54,6 +54,9 @@ class ReadyHumanTask:
     form_key: str | None
     due_in_days: int | None
     instructions: str | None
+    # The process the task's diagram belongs to: the called process's id for a step inside a
+    # call activity (goal setting inside an annual appraisal), else the case's own process.
+    process_key: str | None = None
 
 
 def _to_ready(task: Any) -> ReadyHumanTask:
@@ -68,6 +71,7 @@ def _to_ready(task: Any) -> ReadyHumanTask:
         form_key=props.get("formKey"),
         due_in_days=int(due) if due not in (None, "") else None,
         instructions=spec.extensions.get("instructionsForEndUser"),
+        process_key=task.workflow.spec.name,
     )
 
 

@@ -49,8 +49,11 @@ class Absence(db.Model):
     delegate: Mapped[User] = relationship(foreign_keys=[delegate_id])
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
 
-    def covers(self, process_key: str) -> bool:
-        return not self.process_keys or process_key in self.process_keys
+    def covers(self, *process_keys: str | None) -> bool:
+        """Whether the absence covers a task of these processes: the task's own process and
+        the case's (an absence for `annual_appraisal` covers the goal setting it calls; one
+        for `goal_setting` covers that step inside an appraisal, not the appraisal's others)."""
+        return not self.process_keys or any(key in self.process_keys for key in process_keys)
 
     def active_at(self, when: datetime) -> bool:
         return self.cancelled_at is None and as_utc(self.starts_at) <= when < as_utc(self.ends_at)

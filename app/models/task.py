@@ -46,6 +46,12 @@ class HumanTask(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     engine_task_id: Mapped[str] = mapped_column(String(36), unique=True)
     task_name: Mapped[str] = mapped_column(String(200))  # BPMN element id
+    # The process whose diagram holds the step: the called process for a step inside a call
+    # activity (`goal_setting` inside an `annual_appraisal` case), else the case's process.
+    # Absences limited to processes and the queue's process filter read it. Rows written before
+    # it existed were backfilled with the case's process (so older appraisal steps carry
+    # `annual_appraisal`); the app never writes NULL.
+    process_key: Mapped[str | None] = mapped_column(String(100))
     title: Mapped[str] = mapped_column(String(200))
     lane: Mapped[str | None] = mapped_column(String(100))
     form_key: Mapped[str] = mapped_column(String(100))

@@ -5,6 +5,11 @@ routed at creation (app.services.routing reads the absences in force by the app 
 timer worker applies each window's start and end when their time comes (`apply_due_edges`), so
 an absence ends by itself and the tasks go back. A declaration that would close a loop of
 overlapping absences (A to B while B is away to A) is refused.
+
+An absence limited to processes covers a task of any of them, the task's own process (the
+called one, for a step inside a call activity: goal setting within an annual appraisal) or its
+case's: "Goal setting" covers the design step wherever it runs, "Annual appraisal" every step
+of an appraisal case.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from sqlalchemy import and_, or_, select
 from app.clock import clock
 from app.extensions import db
 from app.i18n import N_
-from app.models import Absence, AuditEventType, ProcessModel, Role, User
+from app.models import Absence, AuditEventType, ProcessModel, ProcessVersion, Role, User
 from app.models.absence import as_utc
 from app.services import audit, routing
 from app.services.access import is_admin
@@ -37,8 +42,25 @@ def may_declare_for(actor: User, user: User) -> bool:
     return employee is not None and holds_role_for_unit(actor, Role.HR, employee.org_unit_id)
 
 
+def with_called(keys: Sequence[str]) -> set[str]:
+    """The processes `keys` and every process their deployed versions call, transitively: the
+    processes whose steps an absence limited to `keys` can cover (one for `annual_appraisal`
+    covers the goal setting it calls; see `Absence.covers`)."""
+    found, frontier = set(keys), set(keys)
+    while frontier:
+        called = {key for (pins,) in db.session.execute(
+            select(ProcessVersion.dependencies).join(ProcessModel)
+            .where(ProcessModel.key.in_(sorted(frontier))))
+            for key in ((pins or {}).get("processes") or {})}
+        frontier = called - found
+        found |= called
+    return found
+
+
 def _scopes_meet(a: Sequence[str] | None, b: Sequence[str] | None) -> bool:
-    return not a or not b or bool(set(a) & set(b))
+    """Whether two absences' scopes can cover one task (a goal-setting step inside an annual
+    appraisal is covered by an absence for either process)."""
+    return not a or not b or bool(with_called(a) & with_called(b))
 
 
 def _overlapping(user_id: int, starts_at: datetime, ends_at: datetime) -> list[Absence]:

@@ -83,13 +83,15 @@ def _new_task_row(
     """The row for a user task that just became READY: assigned from the org data, then routed
     through the absences in force."""
     assignment = resolve_lane(ready_task.lane, case.subject)
+    case_key = case.process_version.process_model.key
+    process_key = ready_task.process_key or case_key
     route = routing.resolve(
-        assignment.assignee_id, case.process_version.process_model.key, case.subject,
-        ready_task.lane, in_force,
+        assignment.assignee_id, (process_key, case_key), case.subject, ready_task.lane, in_force,
     ) if assignment.assignee_id is not None else None
     return HumanTask(
         engine_task_id=ready_task.engine_task_id,
         task_name=ready_task.task_name,
+        process_key=process_key,
         title=ready_task.title,
         lane=ready_task.lane,
         form_key=ready_task.form_key or "",

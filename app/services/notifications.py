@@ -2,7 +2,9 @@
 
 A change that someone must hear about (a task assigned, delegated, returned, escalated, a
 reminder) adds a `Notification` row in the same transaction as the change itself, so it commits
-or rolls back with it. `send_due()` (the `flask send-notifications` worker) later sends pending
+or rolls back with it. A task offered to a role's pool (HR of a unit, say) adds one row for each
+person who may claim it (`pool_holders`), never the case's subject; claiming it notifies no one
+again. `send_due()` (the `flask send-notifications` worker) later sends pending
 rows over SMTP, each in its own transaction with the row locked (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL, so several workers never send the same row). A failed send is kept and retried with
 exponential backoff; after `NOTIFY_MAX_ATTEMPTS` it is marked failed (kept, re-queueable with
@@ -24,8 +26,8 @@ from email.message import EmailMessage
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event, or_, select, update
+from sqlalchemy.orm import Session, selectinload
 
 from app.clock import clock
 from app.extensions import db
@@ -37,9 +39,13 @@ from app.models import (
     NotificationKind,
     NotificationPreference,
     NotificationStatus,
+    OrgUnit,
+    Role,
     User,
+    UserRole,
 )
 from app.services import audit
+from app.services.assignment import may_act_on
 from app.services.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -122,17 +128,61 @@ def _about(task: HumanTask) -> str:
     return f"“{task.title}” for {subject.full_name} (case #{task.case_id}{due})"
 
 
-def task_assigned(task: HumanTask, why: str = "assigned") -> None:
-    """A new task for its holder: `why` is "assigned", "returned" or "escalated"."""
-    if task.assignee_id is None:
-        return  # a pool task: role holders find it in their queue
-    kind = {"returned": NotificationKind.TASK_RETURNED,
+def _kind(why: str) -> NotificationKind:
+    return {"returned": NotificationKind.TASK_RETURNED,
             "escalated": NotificationKind.TASK_ESCALATED}.get(why, NotificationKind.TASK_ASSIGNED)
+
+
+def task_assigned(task: HumanTask, why: str = "assigned") -> None:
+    """A new task for its holder: `why` is "assigned", "returned" or "escalated". A task
+    offered to a role's pool goes to each of the pool's holders (`task_offered`)."""
+    if task.assignee_id is None:
+        task_offered(task, why)
+        return
     verb = {"returned": "was sent back to you",
             "escalated": "was escalated to you because it is overdue"}.get(
         why, "is waiting for you")
-    queue(task.assignee_id, kind, f"Meezan: {task.title} — {task.case.subject.full_name}",
+    queue(task.assignee_id, _kind(why), f"Meezan: {task.title} — {task.case.subject.full_name}",
           f"{_about(task)} {verb}.\n\nOpen it: {_task_link(task)}\n", task)
+
+
+def pool_holders(task: HumanTask) -> list[User]:
+    """Who may take an unclaimed pool task: holders of its role whose scope (the whole
+    organisation, or the task's unit or a unit above it) covers the task's unit, each passed
+    through `assignment.may_act_on` — the rule the task page and a claim apply, the queue's own
+    scope plus segregation of duties (never the case's subject, nobody without an active
+    login, no reporting officer on a countersignature). A handful of rows: the role's holders
+    near the unit, with their roles, in one query."""
+    if task.assignee_id is not None or task.candidate_role is None \
+            or task.candidate_org_unit_id is None:
+        return []
+    unit = db.session.get(OrgUnit, task.candidate_org_unit_id)
+    if unit is None:
+        return []
+    holders = select(UserRole.user_id).where(
+        UserRole.role == Role(task.candidate_role),
+        or_(UserRole.org_unit_id.is_(None), UserRole.org_unit_id.in_(unit.ancestor_ids())))
+    candidates = db.session.scalars(select(User).where(User.id.in_(holders))
+                                    .options(selectinload(User.roles)).order_by(User.id))
+    return [user for user in candidates if may_act_on(user, task)]
+
+
+def task_offered(task: HumanTask, why: str = "assigned") -> list[Notification]:
+    """A task offered to a role in an org unit (e.g. an overdue countersignature escalated to
+    HR's pool): one notification for each person who may claim it, each by their own choice of
+    immediate mail or digest. A later claim moves no one's notification: the claimant already
+    had theirs."""
+    unit = db.session.get(OrgUnit, task.candidate_org_unit_id) \
+        if task.candidate_org_unit_id is not None else None
+    pool = f"{str(task.candidate_role).upper()} of {unit.name}" if unit is not None \
+        else str(task.candidate_role)
+    verb = {"returned": "was sent back", "escalated": "was escalated because it is overdue"}.get(
+        why, "is waiting")
+    base = str(current_app.config.get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
+    subject = f"Meezan: {task.title} — {task.case.subject.full_name} (to claim)"
+    body = (f"{_about(task)} {verb}. It is offered to {pool}: anyone of you may claim it "
+            f"from the queue.\n\nYour queue: {base}/queue\n")
+    return [queue(user.id, _kind(why), subject, body, task) for user in pool_holders(task)]
 
 
 def task_routed(task: HumanTask, holder_id: int, reason: str) -> None:

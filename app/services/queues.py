@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased, defer, joinedload
 
 from app.clock import clock
@@ -44,7 +44,7 @@ MAX_BULK = 200
 
 @dataclass(frozen=True)
 class QueueFilters:
-    process: str | None = None  # process key
+    process: str | None = None  # process key: the step's own process or its case's
     step: str | None = None  # BPMN element id of the user task
     unit_id: int | None = None  # the subject's unit, and units below it
     due_before: datetime | None = None
@@ -120,7 +120,12 @@ def _filtered(user: User, filters: QueueFilters, now: datetime) -> Any:
             .where(ProcessModel.key == filters.process)))
         version_of_case = (select(case.process_version_id).where(case.id == HumanTask.case_id)
                            .correlate(HumanTask).scalar_subquery())
-        query = query.where(version_of_case.in_(version_ids))
+        # A step belongs to its own process (the called one, inside a call activity) and to its
+        # case's: "Goal setting" lists goal-setting steps wherever they run, stand-alone or
+        # inside an annual appraisal; "Annual appraisal" lists every step of an appraisal case,
+        # those of the processes it calls included.
+        query = query.where(or_(HumanTask.process_key == filters.process,
+                                version_of_case.in_(version_ids)))
     if filters.step:
         query = query.where(HumanTask.task_name == filters.step)
     if filters.unit_id is not None:
@@ -183,8 +188,9 @@ def _steps_of(version: ProcessVersion) -> list[tuple[str, str]]:
 
 
 def filter_choices() -> dict[str, list[tuple[str, str]]]:
-    """Processes, their steps (from the current diagrams, parsed once and cached) and org units
-    to filter the queue by: no scan of the task table."""
+    """Processes (every deployed one: those run as cases and those called inside them, e.g.
+    goal setting within an annual appraisal), their steps (from the current diagrams, parsed
+    once and cached) and org units to filter the queue by: no scan of the task table."""
     models = list(db.session.scalars(select(ProcessModel).order_by(ProcessModel.name)))
     steps: set[tuple[str, str]] = set()
     newest = select(ProcessVersion.process_model_id,

@@ -53,19 +53,21 @@ def absences_in_force(now: datetime | None = None) -> dict[int, list[Absence]]:
 
 def resolve(
     base_id: int,
-    process_key: str,
+    process_keys: str | tuple[str | None, ...],
     subject: Employee,
     lane: str | None,
     in_force: dict[int, list[Absence]] | None = None,
 ) -> Route:
-    """Follow `base_id`'s absences (those covering `process_key`) to whoever acts now."""
+    """Follow `base_id`'s absences (those covering the task's processes: `process_keys_of`)
+    to whoever acts now."""
+    keys = (process_keys,) if isinstance(process_keys, str) else process_keys
     if lane == EMPLOYEE:  # the employee's own agreement is personal: it waits for them
         return Route(base_id, None, (base_id,))
     in_force = absences_in_force() if in_force is None else in_force
     chain = [base_id]
     holder, absence_id = base_id, None
     while True:
-        absence = next((a for a in in_force.get(holder, []) if a.covers(process_key)), None)
+        absence = next((a for a in in_force.get(holder, []) if a.covers(*keys)), None)
         if absence is None:
             return Route(holder, absence_id, tuple(chain))
         if absence.delegate_id in chain:
@@ -77,8 +79,10 @@ def resolve(
         holder, absence_id = absence.delegate_id, absence.id
 
 
-def process_key_of(task: HumanTask) -> str:
-    return task.case.process_version.process_model.key
+def process_keys_of(task: HumanTask) -> tuple[str | None, ...]:
+    """The processes a task belongs to, for absences limited to processes: its own (the called
+    process, e.g. `goal_setting` inside an annual appraisal) and the case's top-level one."""
+    return (task.process_key, task.case.process_version.process_model.key)
 
 
 def base_of(task: HumanTask) -> int | None:
@@ -100,7 +104,7 @@ def place(
     if base is None:
         task.assignee_id, task.routed_by_absence_id = None, None
         return None
-    route = resolve(base, process_key_of(task), task.case.subject, task.lane, in_force)
+    route = resolve(base, process_keys_of(task), task.case.subject, task.lane, in_force)
     moved = route.holder_id != task.assignee_id
     previous = task.assignee_id
     task.assignee_id, task.routed_by_absence_id = route.holder_id, route.absence_id

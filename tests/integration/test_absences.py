@@ -18,6 +18,7 @@ from app.services import absences, routing, tasks, timers
 from app.services.assignment import actionable_tasks
 from app.services.errors import Conflict, PermissionDenied, ValidationFailed
 from forms import formdata_from_json
+from tests import appraisal_helpers as appraisal
 from tests.helpers import csrf_token, login
 from tests.queue_helpers import (
     add_person,
@@ -225,3 +226,45 @@ def test_the_absences_page_declares_whole_local_days_and_cancels(client, org) ->
     client.post(f"/absences/{absence.id}/cancel", data={"csrf_token": token})
     db.session.expire_all()
     assert db.session.get(Absence, absence.id).cancelled_at is not None
+
+
+# -- steps of called processes: goal setting, monthly actuals… inside an annual appraisal ------
+
+
+def test_an_absence_limited_to_goal_setting_covers_its_step_inside_an_annual_appraisal(
+        org) -> None:
+    _away(org["ro1"], org["owner1"], processes=["goal_setting"])
+    case = appraisal.start(org)
+    design = appraisal.open_task(case, "design_scorecard")
+    assert design.process_key == "goal_setting"
+    assert (design.owner_id, design.assignee_id) == (org["ro1"].id, org["owner1"].id)
+    assert design.routed_by_absence_id is not None
+
+
+def test_an_absence_limited_to_goal_setting_leaves_the_appraisals_monthly_actuals(org) -> None:
+    appraisal.at(f"{appraisal.YEAR}-01-05")
+    case = appraisal.start(org)
+    appraisal.agree_goals(org, case)
+    appraisal.at(f"{appraisal.YEAR}-02-01", 5)
+    appraisal.fire_timers()
+    actuals = appraisal.open_task(case, "confirm_actuals")
+    assert actuals.process_key == "monthly_actuals"
+    goal_setting = _away(org["ro1"], org["owner1"], start=clock.now(),
+                         processes=["goal_setting"])
+    assert _holder(actuals.id) == org["ro1"].id
+    absences.cancel_absence(org["ro1"], goal_setting.id)
+    _away(org["ro1"], org["owner1"], start=clock.now(), processes=["monthly_actuals"])
+    assert _holder(actuals.id) == org["owner1"].id
+
+
+def test_an_absence_limited_to_the_annual_appraisal_covers_the_steps_it_calls(org) -> None:
+    _away(org["ro1"], org["owner1"], processes=["annual_appraisal"])
+    design = appraisal.open_task(appraisal.start(org), "design_scorecard")
+    assert design.assignee_id == org["owner1"].id
+
+
+def test_absences_for_a_process_and_one_it_calls_can_close_a_loop(org) -> None:
+    """Both cover the design step of an appraisal, so ro1 → owner1 → ro1 is refused."""
+    _away(org["ro1"], org["owner1"], processes=["annual_appraisal"])
+    with pytest.raises(Conflict, match="loop"):
+        _away(org["owner1"], org["ro1"], processes=["goal_setting"])

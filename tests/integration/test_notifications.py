@@ -26,13 +26,16 @@ from app.models import (
     Notification,
     NotificationKind,
     NotificationStatus,
+    OrgUnit,
+    Role,
     User,
+    UserRole,
 )
-from app.services import delegation, notifications, queues, tasks
+from app.services import delegation, notifications, queues, tasks, timers
 from app.services.errors import ValidationFailed
 from forms import formdata_from_json
 from tests.helpers import csrf_token, login
-from tests.queue_helpers import open_task, start_goal_setting, to_countersign
+from tests.queue_helpers import add_person, open_task, start_goal_setting, to_countersign
 
 NOW = datetime(2026, 9, 1, 6, 0, tzinfo=UTC)
 
@@ -255,3 +258,56 @@ def test_two_senders_at_once_send_each_notification_exactly_once(app, org, inbox
         thread.join(timeout=60)
     assert len(inbox.messages) == pending
     assert {n.status for n in _outbox()} == {NotificationStatus.SENT}
+
+
+def test_a_pool_task_mails_each_holder_once_never_its_subject_and_a_claim_adds_none(
+        app, org, inbox) -> None:
+    """An overdue countersignature escalated to HR's pool (cso1 has no officer above): every HR
+    holder whose scope covers the employee's unit hears of it once, by their own choice of mail
+    or digest; the employee (who holds HR there too) and HR of another department do not."""
+    district = org["emp1"].employee.org_unit_id
+    elsewhere = OrgUnit(code="KP-EDU", name="Education Department")
+    db.session.add(elsewhere)
+    db.session.commit()
+    hr2 = add_person("hr2", "Hina Gul", unit_of="hr1")
+    db.session.add_all([
+        UserRole(user_id=hr2.id, role=Role.HR, org_unit_id=district),
+        UserRole(user_id=org["emp1"].id, role=Role.HR, org_unit_id=district),
+        UserRole(user_id=org["owner1"].id, role=Role.HR, org_unit_id=elsewhere.id),
+    ])
+    db.session.commit()
+    notifications.set_preference(hr2, DeliveryMode.DIGEST)
+    task = to_countersign(org)
+    clock.advance(timedelta(days=9))
+    timers.run_due_timers()
+    pool = open_task(task.case_id)
+    assert (pool.assignee_id, pool.candidate_role) == (None, "hr")
+
+    def offered() -> list[tuple[int, NotificationKind, bool]]:
+        return sorted((n.recipient_id, n.kind, n.digest) for n in _outbox()
+                      if n.human_task_id == pool.id)
+
+    assert offered() == sorted([(org["hr1"].id, NotificationKind.TASK_ESCALATED, False),
+                                (hr2.id, NotificationKind.TASK_ESCALATED, True)])
+    notifications.send_due()
+
+    def to_claim(address: str) -> list[EmailMessage]:
+        return [m for m in inbox.to(address) if "(to claim)" in m["Subject"]]
+
+    [mail] = to_claim("hr1@health.kp.example")
+    assert mail["Subject"] == "Meezan: Countersign scorecard (escalated) — Ayesha Khan (to claim)"
+    body = mail.get_content()
+    assert "escalated because it is overdue" in body and "https://meezan.example/queue" in body
+    assert to_claim("hr2@health.kp.example") == []  # held for the digest
+    assert to_claim(org["emp1"].email) == [] and to_claim(org["owner1"].email) == []
+
+    delegation.claim_task(org["hr1"], pool.id)
+    assert len(offered()) == 2  # the claim notifies no one
+    sent = len(inbox.messages)
+    notifications.send_due()
+    assert len(inbox.messages) == sent and len(to_claim("hr1@health.kp.example")) == 1
+
+    clock.advance(timedelta(hours=6))  # 12:00 UTC: the digest
+    assert notifications.send_due().digests == 1
+    [digest] = inbox.to("hr2@health.kp.example")
+    assert "Countersign scorecard (escalated) — Ayesha Khan (to claim)" in digest.get_content()

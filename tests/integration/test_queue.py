@@ -18,6 +18,7 @@ from app.services import cases, queues, tasks
 from app.services.errors import ValidationFailed
 from app.services.queues import QueueFilters
 from forms import formdata_from_json
+from tests import appraisal_helpers as appraisal
 from tests.helpers import csrf_token, login
 from tests.queue_helpers import (
     add_person,
@@ -272,3 +273,25 @@ def test_the_api_delegates_by_username(client: FlaskClient, org) -> None:
     refused = client.post(f"/api/v1/tasks/{task.id}/delegate", json={"to": "emp1", "note": "x"},
                           headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 422 and "cannot go to" in refused.json["error"]
+
+
+def test_the_process_filter_finds_steps_of_called_processes(client: FlaskClient, org) -> None:
+    """Goal setting runs on its own and as a call activity inside the annual appraisal: the
+    filter by Goal setting lists its steps in both; by Annual appraisal, every step of an
+    appraisal case (those of the processes it calls too); both are offered as choices."""
+    alone = open_task(start_goal_setting(org, "emp1").id)
+    inside = appraisal.open_task(appraisal.start(org, "emp2"), "design_scorecard")
+    assert (alone.process_key, inside.process_key) == ("goal_setting", "goal_setting")
+    ro1 = org["ro1"]
+
+    def listed(process: str) -> list[int]:
+        return sorted(_ids(queues.queue_page(ro1, QueueFilters(process=process))))
+
+    assert listed("goal_setting") == sorted([alone.id, inside.id])
+    assert listed("annual_appraisal") == [inside.id]
+    assert listed("monthly_actuals") == []
+    choices = dict(queues.filter_choices()["processes"])
+    assert {"goal_setting", "annual_appraisal", "monthly_actuals"} <= set(choices)
+    login(client, "ro1")
+    page = client.get("/queue?process=goal_setting").get_data(as_text=True)
+    assert "Annual appraisal › Goal setting" in page
