@@ -1,13 +1,17 @@
 """Who may act on what: lanes resolved to people from the org data of the case's subject.
 
 Segregation of duties is enforced here, not in templates: a task in any lane but `employee`
-never goes to the case's own subject, and the countersigning officer is never the officer whose
-work is being countersigned. `holder_conflict` is the one check every later move of a task
-(claim, delegation, absence routing, reassignment, escalation) passes through.
+never goes to the case's own subject, the countersigning officer is never the officer whose
+work is being countersigned, and whoever actually designed the subject's scorecard (read from the
+completed task rows of their running cases, not assumed from the org data) never approves the
+incentive it earns.
+`holder_conflict` is the one check every later move of a task (claim, delegation, absence
+routing, reassignment, escalation) passes through.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, and_, false, or_, select
@@ -15,7 +19,16 @@ from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql import Select
 
 from app.extensions import db
-from app.models import Case, Employee, HumanTask, ProcessVersion, Role, TaskStatus, User
+from app.models import (
+    Case,
+    CaseStatus,
+    Employee,
+    HumanTask,
+    ProcessVersion,
+    Role,
+    TaskStatus,
+    User,
+)
 from app.services.errors import AssignmentError
 from app.services.org import descendant_unit_ids
 
@@ -33,6 +46,10 @@ KNOWN_LANES = (
 )
 # Lanes whose work checks the reporting officer's: never done by that reporting officer.
 COUNTERSIGNING_LANES = (COUNTERSIGNING_OFFICER, NEXT_LEVEL_OFFICER)
+# The forms whose completion designs the subject's scorecard: the design step of goal setting
+# (again after each return), and the mid-year review when it proposes revised KPIs.
+SCORECARD_DESIGN_FORM = "scorecard_design"
+SCORECARD_REVISION_FORM = "midyear_review"
 
 
 @dataclass(frozen=True)
@@ -50,8 +67,39 @@ def _user_of(employee: Employee | None, what: str, subject: Employee) -> int:
     return employee.user_id
 
 
-def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
-    """The person or role a task in `lane` goes to, for this subject employee."""
+def scorecard_designers(subject: Employee, case: Case | None = None) -> frozenset[int]:
+    """The users who actually designed `subject`'s scorecard, in their running cases (the annual
+    appraisal whose incentive is being approved, a goal setting in progress) and in `case`:
+    everyone who completed its design step (each time: it is designed again after a return) or
+    proposed revised KPIs at mid-year, whether as the reporting officer, a delegate, an absent
+    officer's stand-in or after a reassignment, and the owner each such completion was made for
+    ("X on behalf of Y"). Read from the completed task rows, which record who completed each,
+    so neither a delegation nor a later org import hides the designer."""
+    if subject.id is None:
+        return frozenset()
+    in_scope = Case.status == CaseStatus.RUNNING
+    if case is not None and case.id is not None:
+        in_scope = or_(in_scope, Case.id == case.id)
+    rows = db.session.execute(
+        select(HumanTask.completed_by_id, HumanTask.owner_id, HumanTask.form_key,
+               HumanTask.submitted_data)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(Case.subject_employee_id == subject.id, in_scope,
+               HumanTask.status == TaskStatus.COMPLETED,
+               HumanTask.form_key.in_((SCORECARD_DESIGN_FORM, SCORECARD_REVISION_FORM)))
+    )
+    designers: set[int] = set()
+    for completed_by, owner, form_key, submitted in rows:
+        if form_key == SCORECARD_REVISION_FORM and not (submitted or {}).get("revise_kpis"):
+            continue  # a mid-year review that left the scorecard as it was designs nothing
+        designers.update(uid for uid in (completed_by, owner) if uid is not None)
+    return frozenset(designers)
+
+
+def resolve_lane(lane: str | None, subject: Employee, case: Case | None = None) -> Assignment:
+    """The person or role a task in `lane` goes to, for this subject employee, in `case` (whose
+    scorecard's actual designers never approve its incentive). Without a case (checking that a
+    process can be routed before it starts) nobody has designed anything yet: no query."""
     if lane == EMPLOYEE:
         return Assignment(assignee_id=_user_of(subject, "login", subject))
     if lane == REPORTING_OFFICER:
@@ -77,7 +125,8 @@ def resolve_lane(lane: str | None, subject: Employee) -> Assignment:
     elif lane == NEXT_LEVEL_OFFICER:
         return _next_level_officer(subject)
     elif lane == DEPARTMENT_HEAD:
-        return Assignment(assignee_id=_department_head(subject))
+        designers = scorecard_designers(subject, case) if case is not None else frozenset()
+        return Assignment(assignee_id=_department_head(subject, designers))
     elif lane in ROLE_LANES:
         return Assignment(
             candidate_role=str(ROLE_LANES[lane]), candidate_org_unit_id=subject.org_unit_id
@@ -102,22 +151,24 @@ def _next_level_officer(subject: Employee) -> Assignment:
     return Assignment(candidate_role=str(Role.HR), candidate_org_unit_id=subject.org_unit_id)
 
 
-def _department_head(subject: Employee) -> int:
-    """The nearest unit head up the subject's org tree who is neither the subject nor the
-    reporting officer who designed their scorecard: the designer may never be the sole approver
-    of the incentive that scorecard earns."""
+def _department_head(subject: Employee, designers: Collection[int] = ()) -> int:
+    """The nearest unit head up the subject's org tree who is neither the subject, nor their
+    reporting officer, nor anyone who actually designed their scorecard (`designers`: user ids,
+    see `scorecard_designers`): the designer may never be the sole approver of the incentive
+    that scorecard earns."""
     excluded = {subject.id, subject.reporting_officer_id}
     unit, seen, skipped = subject.org_unit, set(), []
     while unit is not None and unit.id not in seen:
         seen.add(unit.id)
         head = unit.head
-        if head is not None and head.id not in excluded and head.user_id is not None:
+        if (head is not None and head.id not in excluded and head.user_id is not None
+                and head.user_id not in designers):
             return head.user_id
         if head is not None:
             skipped.append(head.full_name)
         unit = unit.parent
-    reason = (f" ({', '.join(skipped)}: the employee or the designer of their scorecard)"
-              if skipped else "")
+    reason = (f" ({', '.join(skipped)}: the employee, their reporting officer or a designer of "
+              "their scorecard)" if skipped else "")
     raise AssignmentError(
         f"No unit head above {subject.full_name} may approve their incentive{reason}.")
 
@@ -126,8 +177,9 @@ def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> s
     """Why `user` may not hold a task in `lane` about `subject`, or None if they may.
 
     Segregation of duties for every move of a task after it was first routed: nobody holds a
-    task about themselves (except the employee's own steps), and no reporting officer holds the
-    countersignature of their own work."""
+    task about themselves (except the employee's own steps), no reporting officer holds the
+    countersignature of their own work, and neither the reporting officer nor anyone who
+    actually designed the subject's scorecard (`scorecard_designers`) approves its incentive."""
     if user is None or not user.active:
         return "That person has no active login."
     if lane != EMPLOYEE and subject.user_id == user.id:
@@ -137,6 +189,10 @@ def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> s
         return (f"{user.full_name} is the reporting officer of {subject.full_name}: a "
                 "countersignature must come from someone else.")
     if lane == DEPARTMENT_HEAD and officer is not None and officer.user_id == user.id:
+        return (f"{user.full_name} is the reporting officer responsible for "
+                f"{subject.full_name}'s scorecard and may not be the sole approver of the "
+                "incentive it earns.")
+    if lane == DEPARTMENT_HEAD and user.id in scorecard_designers(subject):
         return (f"{user.full_name} designed {subject.full_name}'s scorecard and may not be the "
                 "sole approver of the incentive it earns.")
     return None

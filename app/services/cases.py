@@ -82,7 +82,7 @@ def _new_task_row(
 ) -> HumanTask:
     """The row for a user task that just became READY: assigned from the org data, then routed
     through the absences in force."""
-    assignment = resolve_lane(ready_task.lane, case.subject)
+    assignment = resolve_lane(ready_task.lane, case.subject, case)
     case_key = case.process_version.process_model.key
     process_key = ready_task.process_key or case_key
     route = routing.resolve(
