@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, event, insert, or_, select
+from sqlalchemy import ColumnElement, String, and_, cast, event, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -91,6 +91,12 @@ def event_hash(audit_event: AuditEvent) -> str:
 
 
 def _locked_head(session: Session) -> AuditChainHead:
+    """The chain head, read under the database's write lock so no other commit can take the
+    same next sequence number. PostgreSQL: SELECT ... FOR UPDATE. SQLite has no row locks, and
+    pysqlite runs a SELECT outside any transaction: an UPDATE that changes nothing first takes
+    the database's write lock (a second committer waits there), then the read is the latest."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("UPDATE audit_chain_head SET seq = seq WHERE id = 1"))
     query = select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     head = session.scalars(query.execution_options(populate_existing=True)).one_or_none()
     if head is None:

@@ -5,6 +5,10 @@ role (and anyone else without the power to disable triggers) from rewriting it a
 PostgreSQL a superuser can still bypass them (session_replication_role = replica, or dropping the
 trigger): that is what `flask audit verify` and the published chain head are for.
 
+The function is created with OR REPLACE: it outlives `DROP TABLE` (the trigger does not), so a
+database whose tables were dropped and migrated again (the test suite, the benchmarks) has it
+already.
+
 Revision ID: d5e8a7c41f02
 Revises: be4495508aef
 Create Date: 2026-11-23 19:05:00
@@ -25,7 +29,7 @@ MESSAGE = "audit events are append-only: they cannot be changed or deleted"
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"""
-            CREATE FUNCTION audit_events_append_only() RETURNS trigger
+            CREATE OR REPLACE FUNCTION audit_events_append_only() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
                 RAISE EXCEPTION '{MESSAGE}' USING ERRCODE = 'insufficient_privilege';

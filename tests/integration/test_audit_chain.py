@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from app.clock import clock
 from app.extensions import db
-from app.models import AuditChainHead, AuditEvent, AuditEventType, Employee, OrgUnit
+from app.models import AuditChainHead, AuditEvent, AuditEventType, Employee, OrgUnit, User
 from app.services import absences, audit, auth, cases, cycles, tasks
 from app.services.transaction import unit_of_work
 from forms import formdata_from_json
@@ -356,3 +357,46 @@ def test_the_audit_pages_unit_choices_are_in_the_readers_language(client, histor
     page = client.get("/audit").get_data(as_text=True)
     assert "تمام یونٹس" in page
     assert "All units" not in page
+
+
+def test_two_commits_at_the_same_moment_each_get_their_own_place_in_the_chain(
+        app, org, monkeypatch) -> None:
+    """The head is read under the database's write lock, so a second committer waits for the
+    first instead of reading the same head and colliding on the next sequence number (on
+    SQLite as on PostgreSQL: a sign-out racing a background cycle launch once did)."""
+    original = audit._locked_head
+    first_has_read, release = threading.Event(), threading.Event()
+
+    def first_pauses_after_reading(session):  # noqa: ANN001, ANN202
+        head = original(session)
+        if threading.current_thread().name == "first":
+            first_has_read.set()
+            release.wait(10)
+        return head
+
+    monkeypatch.setattr(audit, "_locked_head", first_pauses_after_reading)
+    errors: list[BaseException] = []
+
+    def sign_in(user_id: int) -> None:
+        try:
+            with app.app_context():
+                audit.record(AuditEventType.USER_LOGGED_IN,
+                             actor=db.session.get(User, user_id))
+                db.session.commit()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    first = threading.Thread(target=sign_in, args=(org["emp1"].id,), name="first")
+    second = threading.Thread(target=sign_in, args=(org["emp2"].id,), name="second")
+    first.start()
+    assert first_has_read.wait(10)
+    second.start()
+    second.join(timeout=1)  # an unlocked head would let it commit the next number now
+    release.set()
+    first.join(20)
+    second.join(20)
+    assert errors == []
+    signed_in = db.session.scalars(select(AuditEvent).where(
+        AuditEvent.event_type == AuditEventType.USER_LOGGED_IN).order_by(AuditEvent.seq)).all()
+    assert [e.actor_id for e in signed_in] == [org["emp1"].id, org["emp2"].id]
+    assert audit.verify_chain().ok
