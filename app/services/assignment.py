@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.sql import Select
 
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     Case,
     CaseStatus,
@@ -29,7 +30,7 @@ from app.models import (
     TaskStatus,
     User,
 )
-from app.services.errors import AssignmentError
+from app.services.errors import AssignmentError, Message
 from app.services.org import descendant_unit_ids
 
 EMPLOYEE = "employee"
@@ -179,22 +180,32 @@ def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> s
     Segregation of duties for every move of a task after it was first routed: nobody holds a
     task about themselves (except the employee's own steps), no reporting officer holds the
     countersignature of their own work, and neither the reporting officer nor anyone who
-    actually designed the subject's scorecard (`scorecard_designers`) approves its incentive."""
+    actually designed the subject's scorecard (`scorecard_designers`) approves its incentive.
+    The countersigning officer does not do the reporting officer's steps either: they would
+    then countersign their own work. The reason is a `Message` (shown in the reader's
+    language)."""
     if user is None or not user.active:
-        return "That person has no active login."
+        return Message(N_("That person has no active login."))
+    names = {"user": user.full_name, "subject": subject.full_name}
     if lane != EMPLOYEE and subject.user_id == user.id:
-        return f"A task about {subject.full_name} cannot go to {subject.full_name} themselves."
+        return Message(N_("A task about %(subject)s cannot go to %(subject)s themselves."),
+                       **names)
     officer = subject.reporting_officer
     if lane in COUNTERSIGNING_LANES and officer is not None and officer.user_id == user.id:
-        return (f"{user.full_name} is the reporting officer of {subject.full_name}: a "
-                "countersignature must come from someone else.")
+        return Message(N_("%(user)s is the reporting officer of %(subject)s: a "
+                          "countersignature must come from someone else."), **names)
+    countersigner = subject.countersigning_officer
+    if lane == REPORTING_OFFICER and countersigner is not None and \
+            countersigner.user_id == user.id:
+        return Message(N_("%(user)s countersigns the work of %(subject)s's reporting officer "
+                          "and may not do that work themselves."), **names)
     if lane == DEPARTMENT_HEAD and officer is not None and officer.user_id == user.id:
-        return (f"{user.full_name} is the reporting officer responsible for "
-                f"{subject.full_name}'s scorecard and may not be the sole approver of the "
-                "incentive it earns.")
+        return Message(N_("%(user)s is the reporting officer responsible for %(subject)s's "
+                          "scorecard and may not be the sole approver of the incentive it "
+                          "earns."), **names)
     if lane == DEPARTMENT_HEAD and user.id in scorecard_designers(subject):
-        return (f"{user.full_name} designed {subject.full_name}'s scorecard and may not be the "
-                "sole approver of the incentive it earns.")
+        return Message(N_("%(user)s designed %(subject)s's scorecard and may not be the sole "
+                          "approver of the incentive it earns."), **names)
     return None
 
 

@@ -3,12 +3,15 @@ Every move passes the segregation-of-duties check."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from app.clock import clock
 from app.extensions import db
 from app.models import AuditEvent, AuditEventType, HumanTask, Role, TaskStatus, User, UserRole
-from app.services import cases, delegation, tasks
+from app.services import absences, cases, delegation, tasks
 from app.services.assignment import actionable_tasks
 from app.services.errors import AssignmentError, Conflict, PermissionDenied, ValidationFailed
 from forms import formdata_from_json
@@ -150,6 +153,25 @@ def test_a_countersignature_is_never_delegated_to_the_reporting_officer(org) -> 
     task = to_countersign(org)
     with pytest.raises(AssignmentError, match="reporting officer"):
         delegation.delegate_task(org["cso1"], task.id, org["ro1"].id, "sign your own work")
+
+
+def test_the_reporting_officers_steps_never_go_to_the_countersigning_officer(org) -> None:
+    """She would countersign her own work: the design step is refused her whichever way it
+    moves (delegation, reassignment, an absence), and stays with the reporting officer."""
+    case = cases.start_case("goal_setting", employee_of(org["emp1"]).id, org["hr1"])
+    design = open_task(case.id)
+    with pytest.raises(AssignmentError) as refused:
+        delegation.delegate_task(org["ro1"], design.id, org["cso1"].id, "please design it")
+    assert refused.value.message == ("Farah Qureshi countersigns the work of Ayesha Khan's "
+                                     "reporting officer and may not do that work themselves.")
+    with pytest.raises(AssignmentError, match="countersigns the work"):
+        delegation.reassign_task(org["hr1"], design.id, org["cso1"].id, "ro1 is on leave")
+    absences.declare_absence(org["ro1"], org["ro1"].id, org["cso1"].id, clock.now(),
+                             clock.now() + timedelta(days=3), "Training")
+    db.session.expire_all()
+    assert db.session.get(HumanTask, design.id).assignee_id == org["ro1"].id
+    delegation.delegate_task(org["ro1"], design.id, org["owner1"].id, "please design it")
+    assert db.session.get(HumanTask, design.id).assignee_id == org["owner1"].id
 
 
 def test_the_employees_own_agreement_is_not_delegated(org) -> None:

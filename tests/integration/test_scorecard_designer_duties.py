@@ -4,9 +4,11 @@ completed the design step (a delegate, a reassigned officer, the reporting offic
 time), every time it was designed, and who proposed revised KPIs at mid-year. Not only the
 reporting officer the org data names today.
 
-The department is the demo one with its heads moved so a fallback exists: Farah Qureshi
-(`cso1`) heads the district, Nadia Shah (`owner1`) the department above it. Without the rule
-the incentive of Ayesha Khan (`emp1`) would go to the district head, Farah Qureshi.
+The department is the demo one with its heads moved so a fallback exists: a district health
+officer (`dho00001`, "Employee DHO-00001") heads the district, Nadia Shah (`owner1`) the
+department above it. Without the rule the incentive of Ayesha Khan (`emp1`) would go to the
+district head, who designed her scorecard for her reporting officer. (Her countersigning
+officer, Farah Qureshi, may not design it: she countersigns it.)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlalchemy import select
 
 from app.clock import clock
 from app.extensions import db
-from app.models import AuditEvent, AuditEventType, Case, User
+from app.models import AuditEvent, AuditEventType, Case, Employee, User
 from app.services import absences, calibration, delegation
 from app.services.assignment import (
     holder_conflict,
@@ -43,9 +45,10 @@ from tests.appraisal_helpers import (
 )
 from tests.conftest import employee_of
 from tests.helpers import good_scorecard
+from tests.org_factory import add_employees
 
-DESIGNER_REFUSED = ("Farah Qureshi designed Ayesha Khan's scorecard and may not be the sole "
-                    "approver of the incentive it earns.")
+DESIGNER_REFUSED = ("Employee DHO-00001 designed Ayesha Khan's scorecard and may not be the "
+                    "sole approver of the incentive it earns.")
 
 
 @pytest.fixture(autouse=True)
@@ -56,10 +59,19 @@ def year_clock() -> Iterator[None]:
 
 
 @pytest.fixture
-def heads(org: dict[str, User]) -> dict[str, User]:
-    """Farah Qureshi heads emp1's district, Nadia Shah the department above it."""
+def dho(org: dict[str, User]) -> dict[str, User]:
+    """The demo org and a district health officer (`dho`), who is nobody's officer."""
+    (employee_id,) = add_employees(1, prefix="DHO")
+    db.session.commit()
+    return {**org, "dho": db.session.get(Employee, employee_id).user}
+
+
+@pytest.fixture
+def heads(dho: dict[str, User]) -> dict[str, User]:
+    """The district health officer heads emp1's district, Nadia Shah the department above."""
+    org = dho
     district = employee_of(org["emp1"]).org_unit
-    district.head_employee_id = employee_of(org["cso1"]).id
+    district.head_employee_id = employee_of(org["dho"]).id
     province(org).head_employee_id = employee_of(org["owner1"]).id
     db.session.commit()
     return org
@@ -86,23 +98,23 @@ def _to_incentive_approval(org: dict[str, User], case: Case) -> None:
 def test_a_delegate_who_designed_the_scorecard_never_gets_the_incentive_approval(heads) -> None:
     org = heads
     case = start(org, incentive_threshold_amount=50000)  # the head alone approves
-    _design_by(org, case, "cso1")
+    _design_by(org, case, "dho")
     completed = db.session.scalar(select(AuditEvent).where(
         AuditEvent.case_id == case.id, AuditEvent.event_type == AuditEventType.TASK_COMPLETED)
         .order_by(AuditEvent.id))
-    assert (completed.actor_id, completed.on_behalf_of_id) == (org["cso1"].id, org["ro1"].id)
+    assert (completed.actor_id, completed.on_behalf_of_id) == (org["dho"].id, org["ro1"].id)
 
     _to_incentive_approval(org, case)
     approval = open_task(case, "head_approval")
     assert (approval.owner_id, approval.assignee_id) == (org["owner1"].id, org["owner1"].id)
-    assert not may_act_on(org["cso1"], approval)
+    assert not may_act_on(org["dho"], approval)
 
     with pytest.raises(AssignmentError) as refused:
-        delegation.delegate_task(org["owner1"], approval.id, org["cso1"].id, "Please approve")
+        delegation.delegate_task(org["owner1"], approval.id, org["dho"].id, "Please approve")
     assert refused.value.message == DESIGNER_REFUSED
     with pytest.raises(AssignmentError, match="sole approver"):
-        delegation.reassign_task(org["hr1"], approval.id, org["cso1"].id, "Nadia is on leave")
-    absences.declare_absence(org["owner1"], org["owner1"].id, org["cso1"].id, clock.now(),
+        delegation.reassign_task(org["hr1"], approval.id, org["dho"].id, "Nadia is on leave")
+    absences.declare_absence(org["owner1"], org["owner1"].id, org["dho"].id, clock.now(),
                              clock.now() + timedelta(days=5), "Hajj")
     assert open_task(case, "head_approval").assignee_id == org["owner1"].id  # chain stops
 
@@ -110,16 +122,19 @@ def test_a_delegate_who_designed_the_scorecard_never_gets_the_incentive_approval
     assert case_data(case)["incentive_status"] == "approved"
 
 
-def test_with_no_other_head_the_designers_incentive_cannot_be_routed_to_them(org) -> None:
-    """The demo org: Farah Qureshi heads the department and is the only head above Ayesha."""
+def test_with_no_other_head_the_designers_incentive_cannot_be_routed_to_them(dho) -> None:
+    """The district health officer heads the department, the only head above Ayesha."""
+    org = dho
+    province(org).head_employee_id = employee_of(org["dho"]).id
+    db.session.commit()
     case = start(org)
     emp1 = employee_of(org["emp1"])
-    assert resolve_lane("department_head", emp1, case).assignee_id == org["cso1"].id
-    _design_by(org, case, "cso1", agree=False)
-    with pytest.raises(AssignmentError, match="Farah Qureshi: the employee, their reporting "
-                                              "officer or a designer of their scorecard"):
+    assert resolve_lane("department_head", emp1, case).assignee_id == org["dho"].id
+    _design_by(org, case, "dho", agree=False)
+    with pytest.raises(AssignmentError, match="Employee DHO-00001: the employee, their "
+                                              "reporting officer or a designer of their"):
         resolve_lane("department_head", emp1, case)
-    assert holder_conflict(org["cso1"], emp1, "department_head") == DESIGNER_REFUSED
+    assert holder_conflict(org["dho"], emp1, "department_head") == DESIGNER_REFUSED
 
 
 def test_the_designer_stays_excluded_after_an_org_import_changes_the_reporting_officer(
@@ -144,9 +159,9 @@ def test_everyone_who_designed_it_after_a_return_is_a_designer(heads) -> None:
     complete(org["ro1"], case, "design_scorecard", {"kpis": good_scorecard()})
     complete(org["emp1"], case, "review_scorecard", {"decision": "return",
                                                      "comment": "Target 1 is unrealistic"})
-    _design_by(org, case, "cso1", agree=False)  # redesigned by a delegate this time
+    _design_by(org, case, "dho", agree=False)  # redesigned by a delegate this time
     emp1 = employee_of(org["emp1"])
-    assert scorecard_designers(emp1) == {org["ro1"].id, org["cso1"].id}
+    assert scorecard_designers(emp1) == {org["ro1"].id, org["dho"].id}
     assert resolve_lane("department_head", emp1, case).assignee_id == org["owner1"].id
 
 
