@@ -30,6 +30,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from app.extensions import babel, db
+from app.services.errors import Message
 from forms.base import FORM_TRANSLATIONS
 
 DEFAULT_LOCALE = "en"
@@ -51,8 +52,15 @@ def N_(message: str) -> str:  # noqa: N802 - the name the extractor looks for
 def translated(message: str) -> str:
     """A message written elsewhere (a service's refusal, marked with N_ where it is raised) in
     the reader's language when the catalogue has it, otherwise as it is: services also answer
-    the API and the command line, which speak English."""
-    return get_translations().ugettext(str(message))
+    the API and the command line, which speak English. A `Message` with values is translated
+    by its template, then filled in (values that are `Message`s themselves, e.g. a status
+    word, translated too)."""
+    translations = get_translations()
+    if isinstance(message, Message):
+        values = {name: translated(value) if isinstance(value, Message) else value
+                  for name, value in message.params.items()}
+        return translations.ugettext(message.template) % values
+    return translations.ugettext(str(message))
 
 
 def select_locale() -> str:
@@ -240,6 +248,7 @@ def register(app: Flask) -> None:
     FlaskForm.Meta.get_translations = lambda self, form: FORM_TRANSLATIONS
     app.register_blueprint(bp)
     app.jinja_env.filters["amount"] = format_amount
+    app.jinja_env.filters["translated"] = translated  # a service's message, in the reader's
     # Flask-Babel remembers the locale on `g`, which outlives a request when the request runs
     # inside an application context already pushed (a CLI command, a test): choose afresh.
     app.before_request(refresh)

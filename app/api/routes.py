@@ -222,7 +222,7 @@ def bulk_tasks():  # noqa: ANN201
         "action": result.action,
         "succeeded": result.succeeded,
         "failed": result.failed,
-        "results": [{"task_id": o.task_id, "ok": o.ok, "message": o.message}
+        "results": [{"task_id": o.task_id, "ok": o.ok, "message": o.full_message}
                     for o in result.outcomes],
     })
 

@@ -28,7 +28,7 @@ from app.models.absence import as_utc
 from app.services import audit, routing
 from app.services.access import is_admin
 from app.services.assignment import holds_role_for_unit
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.errors import Conflict, Message, NotFound, PermissionDenied, ValidationFailed
 from app.services.transaction import unit_of_work
 
 log = logging.getLogger(__name__)
@@ -133,12 +133,16 @@ def declare_absence(
     starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)  # stored in UTC
     for other in _overlapping(user.id, starts_at, ends_at):
         if _scopes_meet(other.process_keys, keys):
-            raise Conflict(f"{user.full_name} already has an absence from "
-                           f"{other.starts_at:%d %b %Y} that overlaps this one; cancel it first.")
+            raise Conflict(Message(
+                N_("%(name)s already has an absence from %(day)s that overlaps this one; "
+                   "cancel it first."),
+                name=user.full_name, day=f"{other.starts_at:%d %b %Y}"))
     loop = loop_through(user.id, delegate.id, starts_at, ends_at, keys)
     if loop is not None:
         names = " → ".join(routing.username(uid) or "?" for uid in loop)
-        raise Conflict(f"These absences would form a loop ({names}): choose another delegate.")
+        raise Conflict(Message(
+            N_("These absences would form a loop (%(names)s): choose another delegate."),
+            names=names))
     with unit_of_work():
         absence = Absence(user_id=user.id, delegate_id=delegate.id, starts_at=starts_at,
                           ends_at=ends_at, process_keys=keys, reason=reason,

@@ -19,6 +19,7 @@ from app.services.access import is_admin
 from app.services.assignment import EMPLOYEE, ensure_may_hold, holds_role_for_unit, may_act_on
 from app.services.errors import (
     Conflict,
+    Message,
     NotFound,
     PermissionDenied,
     TaskAlreadyCompleted,
@@ -38,7 +39,9 @@ def _locked_open_task(task_id: int) -> HumanTask:
     ).one()
     db.session.refresh(task)
     if task.status != TaskStatus.OPEN:
-        raise TaskAlreadyCompleted(f"“{task.title}” is already {task.status}.", task_id=task.id)
+        raise TaskAlreadyCompleted(Message(N_("“%(task)s” is already %(status)s."),
+                                           task=task.title, status=Message(task.status.value)),
+                                   task_id=task.id)
     return task
 
 
@@ -82,7 +85,8 @@ def claim_task(user: User, task_id: int) -> HumanTask:
         raise Conflict(N_("Only tasks offered to a role can be claimed."))
     if task.owner_id is not None:
         holder = task.owner.full_name if task.owner else "someone"
-        raise Conflict(f"“{task.title}” was already claimed by {holder}.", task_id=task.id)
+        raise Conflict(Message(N_("“%(task)s” was already claimed by %(holder)s."),
+                               task=task.title, holder=holder), task_id=task.id)
     if not holds_role_for_unit(user, Role(task.candidate_role), task.candidate_org_unit_id):
         raise PermissionDenied(N_("This task is offered to a role you do not hold for its unit."))
     ensure_may_hold(user, task.case.subject, task.lane)

@@ -5,6 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 
+class Message(str):
+    """A service's message with values in it: English as a plain `str` (the API, the command
+    line and logs speak English), with its catalogue template (marked with N_ where it is
+    written, `%(name)s` placeholders) and values kept, so a page can show it in the reader's
+    language (`app.i18n.translated`)."""
+
+    template: str
+    params: dict[str, Any]
+
+    def __new__(cls, template: str, **params: Any) -> Message:
+        message = super().__new__(cls, template % params if params else template)
+        message.template, message.params = template, params
+        return message
+
+
 class ServiceError(Exception):
     status_code = 400
 

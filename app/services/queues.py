@@ -23,7 +23,7 @@ from app.models import Case, Employee, HumanTask, OrgUnit, ProcessModel, Process
 from app.models.absence import as_utc
 from app.services import process_models, tasks
 from app.services.assignment import actionable_tasks_query, may_act_on
-from app.services.errors import ServiceError, ValidationFailed
+from app.services.errors import Message, ServiceError, ValidationFailed
 from app.services.org import descendant_unit_ids
 from forms.registry import UnknownFormError, form_for_key
 
@@ -220,7 +220,13 @@ class BulkOutcome:
     task_id: int
     title: str
     ok: bool
-    message: str
+    message: str  # English; a `Message`, so a page shows it in the reader's language
+    details: tuple[str, ...] = ()  # the field errors behind a refusal
+
+    @property
+    def full_message(self) -> str:
+        """The message with its field errors, as the API reports it."""
+        return f"{self.message} {'; '.join(self.details)}" if self.details else self.message
 
 
 @dataclass
@@ -250,7 +256,8 @@ def bulk_complete(user: User, task_ids: list[int], action: str, comment: str | N
     if not ids:
         raise ValidationFailed(N_("Select at least one task."), {"task_ids": ["Select tasks."]})
     if len(ids) > MAX_BULK:
-        raise ValidationFailed(f"At most {MAX_BULK} tasks at once.", {"task_ids": ["Too many."]})
+        raise ValidationFailed(Message(N_("At most %(count)s tasks at once."), count=MAX_BULK),
+                               {"task_ids": ["Too many."]})
     result = BulkResult(action)
     for task_id in ids:
         task = db.session.get(HumanTask, task_id)
@@ -258,22 +265,23 @@ def bulk_complete(user: User, task_ids: list[int], action: str, comment: str | N
         title = task.title if task is not None and may_act_on(user, task) else f"Task {task_id}"
         try:
             if task is None:
-                raise ServiceError(f"No task {task_id}.")
+                raise ServiceError(Message(N_("No task %(id)s."), id=task_id))
             try:
                 formdata = form_for_key(task.form_key).bulk_formdata(action, comment)
             except UnknownFormError:
                 formdata = None
             if formdata is None:
-                raise ServiceError(f"“{task.title}” cannot be approved in bulk: open it.")
+                raise ServiceError(Message(
+                    N_("“%(task)s” cannot be approved in bulk: open it."), task=task.title))
             tasks.complete_task(user, task_id, formdata, audit_details={"bulk": action})
         except ServiceError as exc:
-            message = exc.message
-            if isinstance(exc, ValidationFailed) and exc.errors:
-                message += " " + "; ".join(
-                    str(m) for msgs in exc.errors.values() for m in
-                    (msgs if isinstance(msgs, list) else [msgs]))
-            result.outcomes.append(BulkOutcome(task_id, title, False, message))
+            details = tuple(
+                str(m) for msgs in exc.errors.values()
+                for m in (msgs if isinstance(msgs, list) else [msgs])
+            ) if isinstance(exc, ValidationFailed) and exc.errors else ()
+            result.outcomes.append(BulkOutcome(task_id, title, False, exc.message, details))
         else:
-            done = "approved" if action == "approve" else "returned"
-            result.outcomes.append(BulkOutcome(task_id, title, True, f"“{title}” {done}."))
+            done = (N_("“%(task)s” approved.") if action == "approve"
+                    else N_("“%(task)s” returned."))
+            result.outcomes.append(BulkOutcome(task_id, title, True, Message(done, task=title)))
     return result

@@ -35,6 +35,7 @@ from app.services import audit, process_models, task_rules
 from app.services.assignment import actionable_tasks, may_act_on
 from app.services.cases import save_runtime
 from app.services.errors import (
+    Message,
     NotFound,
     PermissionDenied,
     TaskAlreadyCompleted,
@@ -96,13 +97,16 @@ def _load_runtime(case: Case) -> WorkflowRuntime:
 def task_form_view(user: User, task_id: int) -> TaskFormView:
     task = get_task_for(user, task_id)
     if task.status != TaskStatus.OPEN:
-        raise TaskAlreadyCompleted(f"“{task.title}” is already {task.status}.", task_id=task.id)
+        raise TaskAlreadyCompleted(Message(N_("“%(task)s” is already %(status)s."),
+                                           task=task.title, status=Message(task.status.value)),
+                                   task_id=task.id)
     form_class = form_for_key(task.form_key)
     runtime = _load_runtime(task.case)
     try:
         case_data = runtime.task_data(task.engine_task_id)
     except TaskNotReadyError as exc:
-        raise TaskAlreadyCompleted(f"“{task.title}” is no longer waiting.") from exc
+        raise TaskAlreadyCompleted(Message(N_("“%(task)s” is no longer waiting."),
+                                           task=task.title)) from exc
     return TaskFormView(task, form_class, case_data, form_class.initial_data(case_data))
 
 
@@ -142,9 +146,9 @@ def complete_task(
         db.session.refresh(case, _CASE_COLUMNS, with_for_update=True)
         db.session.refresh(task, _TASK_COLUMNS)
         if task.status != TaskStatus.OPEN or case.status != CaseStatus.RUNNING:
-            raise TaskAlreadyCompleted(
-                f"“{task.title}” has already been {task.status}.", task_id=task.id
-            )
+            raise TaskAlreadyCompleted(Message(
+                N_("“%(task)s” has already been %(status)s."), task=task.title,
+                status=Message(task.status.value)), task_id=task.id)
         if not may_act_on(user, task):  # re-checked under the lock: assignments can move
             raise PermissionDenied(N_("This task is not assigned to you."))
         form_class = form_for_key(task.form_key)
@@ -159,7 +163,8 @@ def complete_task(
             task_rules.before_complete(task, before, data)
             runtime.complete_task(task.engine_task_id, data)
         except TaskNotReadyError as exc:
-            raise TaskAlreadyCompleted(f"“{task.title}” is no longer waiting.") from exc
+            raise TaskAlreadyCompleted(Message(N_("“%(task)s” is no longer waiting."),
+                                               task=task.title)) from exc
         except EngineError as exc:
             raise ValidationFailed(f"The process could not continue: {exc}", {}) from exc
 
@@ -185,7 +190,7 @@ def complete_task(
         _commit_keeping_state()
     except StaleDataError as exc:
         db.session.rollback()
-        raise TaskAlreadyCompleted("Someone else completed this task a moment ago.") from exc
+        raise TaskAlreadyCompleted(N_("Someone else completed this task a moment ago.")) from exc
     except BaseException:
         db.session.rollback()
         raise

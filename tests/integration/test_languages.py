@@ -495,3 +495,35 @@ def test_the_catalogue_check_catches_missing_untranslated_fuzzy_and_broken_messa
         "named values differ: 'Case #%(id)s'",
         "missing (run scripts/translations.sh extract): 'My tasks' at app/templates/base.html:1",
     ]
+
+
+def test_a_services_message_with_names_in_it_is_shown_in_the_readers_language(
+        app: Flask, org) -> None:
+    """A refusal or result that carries values (a task's title, a person's name, a status) is
+    translated by its template and then filled in; the API keeps English."""
+    from app.services import tasks
+    from forms import formdata_from_json
+    from tests.queue_helpers import to_countersign
+
+    done_elsewhere, waiting = to_countersign(org, "emp1"), to_countersign(org, "emp2")
+    tasks.complete_task(org["cso1"], done_elsewhere.id,
+                        formdata_from_json({"decision": "approve", "comment": ""}))
+    client = app.test_client()
+    login(client, "cso1")
+    choose(client, "ur", token_page="/queue")
+    page = client.post("/queue/bulk", data={
+        "csrf_token": csrf_token(client, "/queue"), "action": "approve",
+        "task_ids": [str(done_elsewhere.id), str(waiting.id)]}).get_data(as_text=True)
+    title = "\u2068Countersign scorecard\u2069"
+    assert f"“{title}” پہلے ہی \u2068مکمل\u2069 ہو چکا ہے۔" in page  # status word in Urdu too
+    assert f"“{title}” منظور ہو گیا۔" in page
+    assert "already" not in page and "approved." not in page
+
+    from app.services import auth
+
+    token, _ = auth.issue_token(org["cso1"], 1)
+    api = client.post("/api/v1/tasks/bulk", json={"task_ids": [done_elsewhere.id],
+                                                  "action": "approve"},
+                      headers={"Authorization": f"Bearer {token}", "Accept-Language": "ur"})
+    assert api.get_json()["results"][0]["message"] == (
+        "“Countersign scorecard” has already been completed.")
