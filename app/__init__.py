@@ -74,6 +74,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.health import bp as health_bp
     from app.blueprints.modeler import bp as modeler_bp
     from app.blueprints.org_import import bp as org_import_bp
+    from app.blueprints.people import bp as people_bp
     from app.blueprints.queues import bp as queues_bp
     from app.blueprints.tasks import bp as tasks_bp
 
@@ -87,6 +88,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(org_import_bp)
     app.register_blueprint(queues_bp)
     app.register_blueprint(absences_bp)
+    app.register_blueprint(people_bp)
     app.register_blueprint(modeler_bp)
     app.register_blueprint(audit_bp)
     app.register_blueprint(dashboards_bp)

@@ -15,15 +15,15 @@ from wtforms import (
     DateField,
     RadioField,
     SelectChoice,
-    SelectField,
     SelectMultipleField,
     TextAreaField,
 )
 from wtforms.validators import InputRequired, Length
 
+from app.blueprints.people import PersonField
 from app.extensions import db
 from app.i18n import translated
-from app.models import DeliveryMode, ProcessModel, User
+from app.models import DeliveryMode, ProcessModel
 from app.services import absences, notifications
 from app.services.errors import ServiceError
 
@@ -31,7 +31,7 @@ bp = Blueprint("absences", __name__)
 
 
 class AbsenceForm(FlaskForm):
-    delegate = SelectField(_l("Acting for me"), coerce=int, validators=[InputRequired()])
+    delegate = PersonField(_l("Acting for me"), validators=[InputRequired()])
     first_day = DateField(_l("First day away"), validators=[InputRequired()])
     last_day = DateField(_l("Last day away"), validators=[InputRequired()])
     processes = SelectMultipleField(_l("Only tasks of these processes (none selected: all)"))
@@ -54,9 +54,6 @@ def _day_start(day: date) -> datetime:
 @login_required
 def absence_list():  # noqa: ANN201
     form = AbsenceForm()
-    users = db.session.scalars(select(User).where(User.active.is_(True)).order_by(User.full_name))
-    form.delegate.choices = [SelectChoice(u.id, f"{u.full_name} ({u.username})") for u in users
-                             if u.id != current_user.id]
     form.processes.choices = [SelectChoice(m.key, m.name) for m in db.session.scalars(
         select(ProcessModel).order_by(ProcessModel.name))]
     status = 200

@@ -10,13 +10,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import SelectChoice, SelectField, TextAreaField
+from wtforms import TextAreaField
 from wtforms.validators import InputRequired, Length
 
+from app.blueprints.people import PersonField
 from app.extensions import db
 from app.i18n import translated
-from app.models import HumanTask, User
+from app.models import HumanTask
 from app.services import delegation, queues
 from app.services.assignment import may_act_on
 from app.services.errors import NotFound, ServiceError
@@ -25,21 +25,13 @@ bp = Blueprint("queues", __name__)
 
 
 class DelegateForm(FlaskForm):
-    delegate = SelectField(_l("Delegate to"), coerce=int, validators=[InputRequired()])
+    delegate = PersonField(_l("Delegate to"), validators=[InputRequired()])
     note = TextAreaField(_l("Note for your colleague"), [InputRequired(), Length(max=2000)])
 
 
 class ReassignForm(FlaskForm):
-    assignee = SelectField(_l("New assignee"), coerce=int, validators=[InputRequired()])
+    assignee = PersonField(_l("New assignee"), validators=[InputRequired()])
     reason = TextAreaField(_l("Reason"), [InputRequired(), Length(max=2000)])
-
-
-def _colleagues(*excluded: int | None) -> list[SelectChoice]:
-    users = db.session.scalars(
-        select(User).where(User.active.is_(True)).order_by(User.full_name).limit(2000)
-    )
-    return [SelectChoice(u.id, f"{u.full_name} ({u.username})") for u in users
-            if u.id not in excluded]
 
 
 def _task(task_id: int) -> HumanTask:
@@ -127,7 +119,6 @@ def delegate(task_id: int):  # noqa: ANN201
         return render_template("errors/error.html", code=403,
                                message=_("Only the task's owner can delegate it.")), 403
     form = DelegateForm()
-    form.delegate.choices = _colleagues(current_user.id, task.case.subject.user_id)
     status = 200
     if form.validate_on_submit():
         try:
@@ -175,7 +166,6 @@ def reassign(task_id: int):  # noqa: ANN201
         return render_template("errors/error.html", code=403, message=_(
             "Only an administrator or HR of the employee's unit can reassign tasks.")), 403
     form = ReassignForm()
-    form.assignee.choices = _colleagues(task.case.subject.user_id)
     status = 200
     if form.validate_on_submit():
         try:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
+from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.i18n import N_
@@ -50,3 +51,32 @@ def set_password(username: str, password: str) -> User:
         user.set_password(password)
         audit.record(AuditEventType.USER_PASSWORD_SET, details={"username": username})
     return user
+
+
+LOOKUP_LIMIT = 20
+_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def find_colleagues(text: str, limit: int = LOOKUP_LIMIT) -> list[User]:
+    """Active users whose name or username contains `text` (any case), by name: what a person
+    picker suggests while someone types. A LIMIT query, so a ministry of 100,000 logins never
+    sends everyone to the browser (fewer than two characters: nothing)."""
+    text = text.strip()
+    if len(text) < 2:
+        return []
+    pattern = f"%{text.translate(_LIKE_SPECIAL)}%"
+    return list(db.session.scalars(
+        select(User)
+        .where(User.active.is_(True),
+               or_(User.username.ilike(pattern, escape="\\"),
+                   User.full_name.ilike(pattern, escape="\\")))
+        .order_by(User.full_name, User.username)
+        .limit(limit)
+        .options(lazyload(User.roles))
+    ))
+
+
+def active_user_named(username: str) -> User | None:
+    """The active user with exactly this username (what a person picker submits)."""
+    return db.session.scalar(
+        select(User).where(User.username == username.strip(), User.active.is_(True)))

@@ -213,7 +213,7 @@ def test_the_absences_page_declares_whole_local_days_and_cancels(client, org) ->
     login(client, "cso1")
     token = csrf_token(client, "/absences")
     response = client.post("/absences", data={
-        "csrf_token": token, "delegate": org["owner1"].id, "first_day": "2026-09-01",
+        "csrf_token": token, "delegate": "owner1", "first_day": "2026-09-01",
         "last_day": "2026-09-03", "reason": "Hajj leave", "processes": ["goal_setting"]})
     assert response.status_code == 302
     absence = db.session.scalars(select(Absence)).one()
