@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
+from app.blueprints.people import EmployeeField
 from app.i18n import translated
 from app.services import appraisal_report, cases, process_models
 from app.services.errors import ServiceError
@@ -19,30 +20,25 @@ bp = Blueprint("cases", __name__)
 
 class StartCaseForm(FlaskForm):
     process_key = SelectField(_l("Process"), validators=[InputRequired()])
-    subject = SelectField(_l("Employee"), coerce=int, validators=[InputRequired()])
+    subject = EmployeeField(_l("Employee"), validators=[InputRequired()])
 
 
 @bp.route("/cases")
 @login_required
 def case_list():  # noqa: ANN201
     return render_template("cases/list.html", cases=cases.list_cases(current_user),
-                           can_start=bool(cases.startable_subjects(current_user)))
+                           can_start=cases.may_start_cases(current_user))
 
 
 @bp.route("/cases/new", methods=["GET", "POST"])
 @login_required
 def new_case():  # noqa: ANN201
-    subjects = cases.startable_subjects(current_user)
-    if not subjects:
+    if not cases.may_start_cases(current_user):
         message = _("Only HR of a unit or an administrator may start cases.")
         return render_template("errors/error.html", code=403, message=message), 403
     form = StartCaseForm()
     form.process_key.choices = [
         SelectChoice(m.key, m.name) for m in process_models.startable_processes()
-    ]
-    form.subject.choices = [
-        SelectChoice(e.id, f"{e.full_name} — {e.designation or ''} ({e.employee_number})")
-        for e in subjects
     ]
     status = 200
     if form.validate_on_submit():

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from app.engine import EngineError, ParsedProcess, ReadyHumanTask, WorkflowRuntime
@@ -23,14 +23,16 @@ from app.models import (
     Employee,
     HumanTask,
     ProcessVersion,
+    Role,
     TaskStatus,
     User,
 )
 from app.models.base import utcnow
 from app.services import appraisal, audit, notifications, process_models, reporting, routing
-from app.services.access import can_start_case_for, can_view_case, visible_cases_query
+from app.services.access import can_start_case_for, can_view_case, is_admin, visible_cases_query
 from app.services.assignment import resolve_lane
 from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.org import descendant_unit_ids
 from app.services.transaction import unit_of_work
 
 
@@ -323,9 +325,35 @@ def list_cases(user: User, limit: int = 200) -> list[Case]:
     return list(db.session.scalars(query))
 
 
-def startable_subjects(user: User) -> list[Employee]:
-    employees = db.session.scalars(select(Employee).order_by(Employee.full_name))
-    return [e for e in employees if can_start_case_for(user, e)]
+SUBJECT_SUGGESTIONS = 20
+_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def may_start_cases(user: User) -> bool:
+    """Whether the user may start cases at all (HR of some unit, or an administrator): what
+    offers "Start a case", without reading the organisation's employees."""
+    return is_admin(user) or user.has_role(Role.HR)
+
+
+def find_startable_subjects(user: User, text: str,
+                            limit: int = SUBJECT_SUGGESTIONS) -> list[Employee]:
+    """Employees whose name or employee number contains `text` (two characters or more) and
+    whom this user may start a case for — HR of their unit or a unit above it, administrators;
+    never themselves: what the start form suggests. One LIMIT query, whatever the size of the
+    organisation (`start_case` checks the chosen one again)."""
+    text = text.strip()
+    if len(text) < 2 or not may_start_cases(user):
+        return []
+    pattern = f"%{text.translate(_LIKE_SPECIAL)}%"
+    query = select(Employee).where(or_(Employee.full_name.ilike(pattern, escape="\\"),
+                                       Employee.employee_number.ilike(pattern, escape="\\")),
+                                   or_(Employee.user_id.is_(None), Employee.user_id != user.id))
+    if not is_admin(user):
+        scopes = [held.org_unit_id for held in user.roles if held.role == Role.HR]
+        if None not in scopes:  # HR of some units (and the units below them)
+            units = set().union(*(descendant_unit_ids(unit_id) for unit_id in scopes))
+            query = query.where(Employee.org_unit_id.in_(sorted(units)))
+    return list(db.session.scalars(query.order_by(Employee.full_name, Employee.id).limit(limit)))
 
 
 def resolve_subject_id(subject: int | str) -> int:

@@ -79,6 +79,7 @@ MATRIX: dict[str, dict[str, frozenset[str]]] = {
     "absences.cancel": {"POST": HR_ADMIN | {"employee"}},
     "absences.notification_settings": {"GET": SIGNED_IN, "POST": SIGNED_IN},
     "people.lookup": {"GET": SIGNED_IN},  # colleagues' names, as the person pickers suggest
+    "people.employees": {"GET": SIGNED_IN},  # empty for whoever starts no cases
     "cases.case_list": {"GET": SIGNED_IN},
     "cases.new_case": {"GET": HR_ADMIN, "POST": HR_ADMIN},
     "cases.case_detail": {"GET": CASE_VIEWERS},

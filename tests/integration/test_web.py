@@ -9,7 +9,7 @@ from app.extensions import db
 from app.models import AuditEvent, AuditEventType, Case, HumanTask, TaskStatus
 from app.services import cases
 from tests.conftest import employee_of
-from tests.helpers import csrf_token, good_scorecard, login, scorecard_formdata
+from tests.helpers import csrf_token, good_scorecard, login, logout, scorecard_formdata
 
 
 @pytest.fixture
@@ -164,18 +164,44 @@ def test_hr_starts_a_case_from_the_form(client, org) -> None:
     login(client, "hr1")
     token = csrf_token(client, "/cases/new")
     emp1 = employee_of(org["emp1"])
-    response = client.post("/cases/new", data={"process_key": "goal_setting", "subject": emp1.id,
-                                               "csrf_token": token})
+    response = client.post("/cases/new", data={  # as picked from the suggestions
+        "process_key": "goal_setting", "csrf_token": token,
+        "subject": f"{emp1.full_name} — {emp1.designation} ({emp1.employee_number})"})
     assert response.status_code == 302
     case = db.session.scalar(select(Case))
     assert case.subject_employee_id == emp1.id and case.started_by_id == org["hr1"].id
 
 
-def test_hr_cannot_start_a_case_for_someone_outside_the_list(client, org) -> None:
+def test_hr_cannot_start_a_case_about_themselves_or_an_unknown_number(client, org) -> None:
     login(client, "hr1")
     token = csrf_token(client, "/cases/new")
     response = client.post("/cases/new", data={
-        "process_key": "goal_setting", "subject": employee_of(org["hr1"]).id, "csrf_token": token})
-    assert response.status_code == 400
-    assert "Not a valid choice" in response.get_data(as_text=True)
+        "process_key": "goal_setting", "csrf_token": token,
+        "subject": employee_of(org["hr1"]).employee_number})
+    assert response.status_code == 403
+    assert "never about themselves" in response.get_data(as_text=True)
+    unknown = client.post("/cases/new", data={
+        "process_key": "goal_setting", "subject": "KP-99999", "csrf_token": token})
+    assert unknown.status_code == 400
+    assert "No employee has that number" in unknown.get_data(as_text=True)
     assert db.session.scalar(select(Case)) is None
+
+
+def test_the_start_form_suggests_only_employees_hr_may_start_a_case_about(client, org) -> None:
+    from tests.org_factory import add_employees, add_unit
+
+    add_employees(25, prefix="MRD")  # in a district of the Health department (hr1's)
+    add_unit("KP-EDU", "Elementary & Secondary Education", parent_code=None)
+    add_employees(3, unit_code="KP-EDU-1", unit_name="Education office", parent_code="KP-EDU",
+                  prefix="EDU")
+    login(client, "hr1")
+    found = client.get("/people/employees?q=employee").get_json()
+    assert len(found) == 20 and all(p["number"].startswith("MRD-") for p in found)
+    assert client.get("/people/employees?q=EDU-000").get_json() == []  # another department
+    own = employee_of(org["hr1"]).employee_number
+    assert client.get(f"/people/employees?q={own}").get_json() == []  # never themselves
+    assert [p["number"] for p in client.get("/people/employees?q=mrd-00025").get_json()] == [
+        "MRD-00025"]
+    logout(client)
+    login(client, "emp1")
+    assert client.get("/people/employees?q=employee").get_json() == []  # starts no cases
