@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, Response, abort, render_template, request
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from app.i18n import N_
 from app.services import dashboard_export, dashboards
 from app.services.errors import PermissionDenied
 
@@ -21,7 +23,8 @@ EXPORT_TYPES = {
 
 def _require_reader() -> None:
     if not dashboards.may_see_dashboards(current_user):
-        raise PermissionDenied("Dashboards are for HR, unit heads, auditors and administrators.")
+        raise PermissionDenied(
+            N_("Dashboards are for HR, unit heads, auditors and administrators."))
 
 
 def _int_arg(name: str, default: int | None = None) -> int | None:
@@ -29,7 +32,7 @@ def _int_arg(name: str, default: int | None = None) -> int | None:
     if raw == "":
         return default
     if not raw.isdigit() or len(raw) > 12:
-        abort(400, f"“{name}” must be a whole number.")
+        abort(400, _("“%(name)s” must be a whole number.", name=name))
     return int(raw)
 
 
@@ -38,10 +41,10 @@ def _view(cycle_id: int, staff: str = "page",
     _require_reader()
     order = request.args.get("order", "achievement")
     if order not in dashboards.LEAGUE_ORDERS:
-        abort(400, "Unknown ranking.")
+        abort(400, _("Unknown ranking."))
     page = _int_arg("page", 1) or 0
     if page < 1:
-        abort(400, "Pages start at 1.")
+        abort(400, _("Pages start at 1."))
     return dashboards.dashboard(current_user, cycle_id, _int_arg("unit"), page=page,
                                 league_order=order, staff=staff, tables=tables)
 
@@ -71,7 +74,7 @@ def export(cycle_id: int, fmt: str):  # noqa: ANN201
         abort(404)
     table = request.args.get("table", "units")
     if table not in dashboards.TABLES:
-        abort(400, "Unknown table.")
+        abort(400, _("Unknown table."))
     view = _view(cycle_id, staff="all", tables=(table,))
     headers, rows = dashboard_export.table_rows(view, table)
     where = view.unit.code if view.unit is not None else "all"

@@ -491,3 +491,22 @@ def test_an_org_import_that_moves_an_employee_moves_their_figures(org, health) -
     view = dashboards.dashboard(org["hr1"], health["cycle"].id, health["mardan"].id)
     assert view.employees == 3 and view.overdue == 2
     assert "Bilal Ahmed" in [e["name"] for e in view.staff]
+
+
+def test_the_dashboard_reads_in_urdu_figures_and_charts_included(app: Flask, org,
+                                                                  health) -> None:
+    client = app.test_client()
+    login(client, "hr1")
+    token = client.get("/tasks").get_data(as_text=True).split('name="csrf_token" value="')[1]
+    client.post("/language", data={"language": "ur", "csrf_token": token.split('"')[0]})
+    html = client.get(f"/dashboards/{health['cycle'].id}?unit={health['department'].id}"
+                      ).get_data(as_text=True)
+    assert 'dir="rtl"' in html
+    for urdu in ("درجہ بندی کی تقسیم", "سائیکل کے مراحل", "ماہ بہ ماہ",
+                 "ایسے کیس جن کا کوئی کام تاخیر کا شکار ہے", "اہداف کا تعین"):
+        assert urdu in html, urdu
+    main = html.split("<main>")[1]
+    for english in ("Rating distribution", "Stages of the cycle", "Month by month",
+                    "Goal setting", "Done (%)", "League table"):
+        assert english not in main, english  # charts' labels too
+    assert 'data-testid="summary-achievement">80.0%' in html  # the figures stay the same

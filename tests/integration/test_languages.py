@@ -527,3 +527,25 @@ def test_a_services_message_with_names_in_it_is_shown_in_the_readers_language(
                       headers={"Authorization": f"Bearer {token}", "Accept-Language": "ur"})
     assert api.get_json()["results"][0]["message"] == (
         "“Countersign scorecard” has already been completed.")
+
+
+# Words that are the same in every language: the product's name and file formats.
+UNTRANSLATED_WORDS = {"Meezan", "CSV", "XLSX"}
+_TEMPLATE_TEXT = re.compile(r">\s*([^<>{}]*[A-Za-z]{3,}[^<>{}]*?)\s*<")
+_TEMPLATE_ATTRIBUTE = re.compile(
+    r'\b(?:aria-label|title|placeholder|alt)="([^"{}]*[A-Za-z]{3,}[^"{}]*)"')
+_NOT_PAGE_TEXT = re.compile(
+    r"\{#.*?#\}|\{%-?\s*trans\b.*?\{%-?\s*endtrans\s*-?%\}|<script.*?</script>|<style.*?</style>",
+    re.S)
+
+
+def test_no_template_shows_text_that_bypasses_the_catalogue() -> None:
+    """Words written straight into a template's markup (not in `_()` or `{% trans %}`) stay
+    English on an Urdu page: every such text node and label attribute is listed here."""
+    found = []
+    for path in sorted(TEMPLATES.rglob("*.html")):
+        markup = _NOT_PAGE_TEXT.sub("", path.read_text(encoding="utf-8"))
+        for match in [*_TEMPLATE_TEXT.finditer(markup), *_TEMPLATE_ATTRIBUTE.finditer(markup)]:
+            if match.group(1).strip() not in UNTRANSLATED_WORDS:
+                found.append(f"{path.relative_to(TEMPLATES)}: {match.group(1).strip()[:60]!r}")
+    assert found == []
