@@ -15,11 +15,11 @@ from wtforms.validators import InputRequired, Length
 
 from app.blueprints.people import PersonField
 from app.extensions import db
-from app.i18n import translated
+from app.i18n import N_, translated
 from app.models import HumanTask
 from app.services import delegation, queues
 from app.services.assignment import may_act_on
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import Message, NotFound, ServiceError
 
 bp = Blueprint("queues", __name__)
 
@@ -37,7 +37,7 @@ class ReassignForm(FlaskForm):
 def _task(task_id: int) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(Message(N_("No task %(id)s."), id=task_id))
     return task
 
 

@@ -103,10 +103,10 @@ def declare_absence(
     """Record an absence; if it is already in force, move the absentee's tasks now."""
     user = db.session.get(User, user_id)
     if user is None:
-        raise NotFound(f"No user {user_id}.")
+        raise NotFound(Message(N_("No user %(id)s."), id=user_id))
     if not may_declare_for(actor, user):
-        raise PermissionDenied("You may declare only your own absence (or, as HR or an "
-                               "administrator, one for your unit).")
+        raise PermissionDenied(N_("You may declare only your own absence (or, as HR or an "
+                                  "administrator, one for your unit)."))
     errors: dict[str, list[str]] = {}
     delegate = db.session.get(User, delegate_id) if delegate_id is not None else None
     if delegate is None or not delegate.active:
@@ -165,7 +165,7 @@ def cancel_absence(actor: User, absence_id: int) -> Absence:
     """End an absence early (or withdraw a future one); its tasks go back at once."""
     absence = db.session.get(Absence, absence_id)
     if absence is None:
-        raise NotFound(f"No absence {absence_id}.")
+        raise NotFound(Message(N_("No absence %(id)s."), id=absence_id))
     if not may_declare_for(actor, absence.user):
         raise PermissionDenied(N_("You may cancel only your own absences."))
     if absence.cancelled_at is not None or absence.end_applied:

@@ -41,7 +41,13 @@ from app.models.base import utcnow
 from app.services import audit, process_models, tasks
 from app.services.appraisal import DEFAULT_GUIDELINE, cycle_key
 from app.services.assignment import holds_role_for_unit, may_act_on
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.errors import (
+    Conflict,
+    Message,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from app.services.org import descendant_unit_ids
 from app.services.transaction import unit_of_work
 from forms.appraisal import BAND_LABELS, RATING_BANDS
@@ -92,7 +98,7 @@ def _require_hr(user: User, unit: OrgUnit) -> None:
 def _unit(unit_id: int) -> OrgUnit:
     unit = db.session.get(OrgUnit, unit_id)
     if unit is None:
-        raise NotFound(f"No org unit {unit_id}.")
+        raise NotFound(Message(N_("No org unit %(id)s."), id=unit_id))
     return unit
 
 
@@ -174,13 +180,19 @@ def open_calibration(user: User, unit_id: int, key: str) -> Calibration:
     """Open the department's calibration: only when all its interviews are done."""
     view = calibration_view(user, unit_id, key)
     if view.calibration is not None:
-        raise Conflict(f"The calibration of {view.unit.name} for this cycle is already "
-                       f"{'open' if view.calibration.closed_at is None else 'closed'}.")
+        raise Conflict(Message(
+            N_("The calibration of %(unit)s for this cycle is already open.")
+            if view.calibration.closed_at is None
+            else N_("The calibration of %(unit)s for this cycle is already closed."),
+            unit=view.unit.name))
     if not view.interviews_done:
         raise Conflict(
-            f"{len(view.pending)} appraisal(s) in {view.unit.name} have not reached calibration "
-            "yet: open the calibration when all interviews are done."
-            if view.pending else f"No ratings in {view.unit.name} are waiting for calibration.")
+            Message(N_("%(count)s appraisal(s) in %(unit)s have not reached calibration yet: "
+                       "open the calibration when all interviews are done."),
+                    count=len(view.pending), unit=view.unit.name)
+            if view.pending else
+            Message(N_("No ratings in %(unit)s are waiting for calibration."),
+                    unit=view.unit.name))
     with unit_of_work():
         calibration = Calibration(cycle_key=key, org_unit_id=view.unit.id,
                                   guideline=dict(view.guideline), opened_by_id=user.id)

@@ -31,7 +31,7 @@ from app.models.base import utcnow
 from app.services import appraisal, audit, notifications, process_models, reporting, routing
 from app.services.access import can_start_case_for, can_view_case, is_admin, visible_cases_query
 from app.services.assignment import resolve_lane
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.errors import Conflict, Message, NotFound, PermissionDenied, ValidationFailed
 from app.services.org import descendant_unit_ids
 from app.services.transaction import unit_of_work
 
@@ -142,19 +142,18 @@ def start_case(
     app/services/appraisal.py for its keys)."""
     subject = db.session.get(Employee, subject_employee_id)
     if subject is None:
-        raise NotFound(f"No employee with id {subject_employee_id}.")
+        raise NotFound(Message(N_("No employee with id %(id)s."), id=subject_employee_id))
     if not can_start_case_for(started_by, subject):
         raise PermissionDenied(
-            "Only HR of the employee's unit or an administrator may start cases, "
-            "and never about themselves."
-        )
+            N_("Only HR of the employee's unit or an administrator may start cases, "
+               "and never about themselves."))
     with unit_of_work():
         version = process_models.current_version(process_key)
         running = running_cases(version.process_model_id, [subject.id]).get(subject.id)
         if running is not None:
             raise Conflict(
-                f"{subject.full_name} already has a running {version.process_model.name} case "
-                f"(#{running}).",
+                Message(N_("%(name)s already has a running %(process)s case (#%(case)s)."),
+                        name=subject.full_name, process=version.process_model.name, case=running),
                 case_id=running,
             )
         parsed = process_models.parsed_version(version)
@@ -163,7 +162,8 @@ def start_case(
             runtime = WorkflowRuntime.start(parsed, {
                 **appraisal.default_start_data(), **subject_data(subject), **(start_data or {})})
         except EngineError as exc:
-            raise ValidationFailed(f"The process could not start: {exc}", {}) from exc
+            raise ValidationFailed(Message(N_("The process could not start: %(error)s"),
+                                           error=str(exc)), {}) from exc
         case = open_case(version, subject, started_by, runtime)
     return case
 
@@ -289,7 +289,7 @@ class CaseView:
 def get_case_for(user: User, case_id: int) -> Case:
     case = db.session.get(Case, case_id)
     if case is None:
-        raise NotFound(f"No case {case_id}.")
+        raise NotFound(Message(N_("No case %(id)s."), id=case_id))
     if not can_view_case(user, case):
         raise PermissionDenied(N_("You are not a participant in this case."))
     return case
@@ -362,5 +362,5 @@ def resolve_subject_id(subject: int | str) -> int:
         return subject
     employee_id = db.session.scalar(select(Employee.id).where(Employee.employee_number == subject))
     if employee_id is None:
-        raise NotFound(f"No employee with number {subject!r}.")
+        raise NotFound(Message(N_("No employee with number %(number)s."), number=repr(subject)))
     return employee_id

@@ -51,6 +51,7 @@ from app.services.assignment import holds_role_for_unit
 from app.services.errors import (
     AssignmentError,
     Conflict,
+    Message,
     NotFound,
     PermissionDenied,
     ValidationFailed,
@@ -290,9 +291,10 @@ def update_cycle(user: User, cycle_id: int, data: CycleInput) -> Cycle:
     get the same cycle — the same maximum incentive above all."""
     cycle = get_cycle_for(user, cycle_id, manage=True)
     if cycle.status != CycleStatus.DRAFT:
-        raise Conflict(
-            f"“{cycle.name}” has been launched: its dates, scope and incentive cap are frozen so "
-            "that everyone in it has the same cycle and the same maximum incentive.")
+        raise Conflict(Message(
+            N_("“%(cycle)s” has been launched: its dates, scope and incentive cap are frozen so "
+               "that everyone in it has the same cycle and the same maximum incentive."),
+            cycle=cycle.name))
     units = _check(user, data, cycle_id)
     with unit_of_work():
         before = definition(cycle)
@@ -308,7 +310,7 @@ def update_cycle(user: User, cycle_id: int, data: CycleInput) -> Cycle:
 def get_cycle_for(user: User, cycle_id: int, *, manage: bool = False) -> Cycle:
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None:
-        raise NotFound(f"No cycle {cycle_id}.")
+        raise NotFound(Message(N_("No cycle %(id)s."), id=cycle_id))
     allowed = can_manage_cycle(user, cycle) if manage else can_view_cycle(user, cycle)
     if not allowed:
         raise PermissionDenied(N_("Only HR of the cycle's units or an administrator may do this."))
@@ -738,9 +740,12 @@ def launch_in_background(user: User, cycle_id: int) -> threading.Thread:
     with _threads_lock:
         running = _threads.get(cycle_id)
         if running is not None and running.is_alive():
-            raise Conflict(f"“{cycle.name}” is already being launched.")
+            raise Conflict(Message(N_("“%(cycle)s” is already being launched."),
+                                   cycle=cycle.name))
         if cycle.status == CycleStatus.LAUNCHING and not launch_progress(cycle).stalled:
-            raise Conflict(f"“{cycle.name}” is already being launched by another process.")
+            raise Conflict(Message(
+                N_("“%(cycle)s” is already being launched by another process."),
+                cycle=cycle.name))
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         thread = threading.Thread(
             target=_run_launch, args=(app, cycle_id, user.id),

@@ -23,6 +23,7 @@ from sqlalchemy import ARRAY, Integer, all_, any_, bindparam, case, func, select
 
 from app.clock import clock
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     AppraisalFact,
     AppraisalMonth,
@@ -33,7 +34,7 @@ from app.models import (
     Role,
     User,
 )
-from app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from app.services.errors import Message, NotFound, PermissionDenied, ValidationFailed
 from app.services.org import descendant_unit_ids
 from app.services.reporting import STAGES
 
@@ -141,7 +142,8 @@ def visible_cycles(user: User) -> list[Cycle]:
     """Launched (or launching) cycles reaching into the reader's scope, newest first."""
     roots = scope_roots(user)
     if roots == []:
-        raise PermissionDenied("Dashboards are for HR, unit heads, auditors and administrators.")
+        raise PermissionDenied(
+            N_("Dashboards are for HR, unit heads, auditors and administrators."))
     found = list(db.session.scalars(
         select(Cycle).where(Cycle.status != CycleStatus.DRAFT)
         .order_by(Cycle.year.desc(), Cycle.id.desc())))
@@ -211,24 +213,27 @@ def dashboard(user: User, cycle_id: int, unit_id: int | None = None, page: int =
     listed). `tables`: the tables to compute (an export needs one)."""
     roots = scope_roots(user)
     if roots == []:
-        raise PermissionDenied("Dashboards are for HR, unit heads, auditors and administrators.")
+        raise PermissionDenied(
+            N_("Dashboards are for HR, unit heads, auditors and administrators."))
     cycle = db.session.get(Cycle, cycle_id)
     if cycle is None:
-        raise NotFound(f"No cycle {cycle_id}.")
+        raise NotFound(Message(N_("No cycle %(id)s."), id=cycle_id))
     visible = _visible_unit_ids(roots)
     unit = None
     if unit_id is not None:
         unit = db.session.get(OrgUnit, unit_id)
         if unit is None:
-            raise NotFound(f"No org unit {unit_id}.")
+            raise NotFound(Message(N_("No org unit %(id)s."), id=unit_id))
         if visible is not None and unit_id not in visible:
-            raise PermissionDenied("That unit is outside the units whose dashboards you read.")
+            raise PermissionDenied(
+                N_("That unit is outside the units whose dashboards you read."))
     if league_order not in LEAGUE_ORDERS:
-        raise ValidationFailed("Unknown ranking.", {"order": ["Choose a listed ranking."]})
+        raise ValidationFailed(N_("Unknown ranking."), {"order": ["Choose a listed ranking."]})
     if page < 1:
-        raise ValidationFailed("Pages start at 1.", {"page": ["Pages start at 1."]})
+        raise ValidationFailed(N_("Pages start at 1."), {"page": ["Pages start at 1."]})
     if visible is not None and not _cycle_reaches(cycle, visible):
-        raise PermissionDenied("That cycle does not reach the units whose dashboards you read.")
+        raise PermissionDenied(
+            N_("That cycle does not reach the units whose dashboards you read."))
     now = clock.now()
     view = Dashboard(cycle=cycle, unit=unit, trail=_trail(unit, roots), now_iso=now.isoformat(),
                      league_order=league_order, page=page)

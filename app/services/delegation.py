@@ -32,7 +32,7 @@ MAX_NOTE = 2000
 def _locked_open_task(task_id: int) -> HumanTask:
     task = db.session.get(HumanTask, task_id)
     if task is None:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(Message(N_("No task %(id)s."), id=task_id))
     db.session.scalars(
         select(Case).where(Case.id == task.case_id).with_for_update()
         .execution_options(populate_existing=True)
@@ -45,19 +45,25 @@ def _locked_open_task(task_id: int) -> HumanTask:
     return task
 
 
+# Each field's refusals, written out whole so that a page can show them in its language.
+CHOOSE_PERSON = {"delegate": N_("Choose the delegate."), "assignee": N_("Choose the assignee.")}
+TEXT_REQUIRED = {"note": N_("A note is required."), "reason": N_("A reason is required.")}
+TEXT_TOO_LONG = {"note": N_("The note is too long."), "reason": N_("The reason is too long.")}
+
+
 def _user(user_id: int | None, what: str) -> User:
     user = db.session.get(User, user_id) if user_id is not None else None
     if user is None or not user.active:
-        raise ValidationFailed(f"Choose the {what}.", {what: ["Choose an active user."]})
+        raise ValidationFailed(CHOOSE_PERSON[what], {what: ["Choose an active user."]})
     return user
 
 
 def _text(value: str | None, field: str, required: bool) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise ValidationFailed(f"A {field} is required.", {field: ["This field is required."]})
+        raise ValidationFailed(TEXT_REQUIRED[field], {field: ["This field is required."]})
     if len(text) > MAX_NOTE:
-        raise ValidationFailed(f"The {field} is too long.", {field: [f"At most {MAX_NOTE}."]})
+        raise ValidationFailed(TEXT_TOO_LONG[field], {field: [f"At most {MAX_NOTE}."]})
     return text
 
 
@@ -185,8 +191,8 @@ def reassign_task(actor: User, task_id: int, to_user_id: int | None, reason: str
     """Give the task a new owner, with a reason (e.g. the officer was transferred)."""
     task = _locked_open_task(task_id)
     if not can_reassign(actor, task):
-        raise PermissionDenied("Only an administrator or HR of the employee's unit can reassign "
-                               "tasks, and never in a case about themselves.")
+        raise PermissionDenied(N_("Only an administrator or HR of the employee's unit can "
+                                  "reassign tasks, and never in a case about themselves."))
     to_user = _user(to_user_id, "assignee")
     ensure_may_hold(to_user, task.case.subject, task.lane)
     reason = _text(reason, "reason", required=True)

@@ -45,7 +45,7 @@ from app.models.base import utcnow
 from app.services import cases, process_models
 from app.services.assignment import KNOWN_LANES
 from app.services.diagram_diff import DiagramDiff, diff_diagrams
-from app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from app.services.errors import Conflict, Message, NotFound, PermissionDenied, ValidationFailed
 from app.services.transaction import unit_of_work
 from forms.registry import FORM_REGISTRY
 
@@ -60,8 +60,8 @@ def _one_at_a_time() -> Iterator[None]:
         with unit_of_work():
             yield
     except IntegrityError as exc:
-        raise Conflict("Someone else changed this process at the same moment; reload and "
-                       "try again.") from exc
+        raise Conflict(N_("Someone else changed this process at the same moment; reload and "
+                          "try again.")) from exc
 
 
 def may_model(user: User) -> bool:
@@ -195,7 +195,8 @@ def modeler_view(user: User, process_key: str) -> ModelerView:
     _require_modeler(user)
     current, draft = _current(process_key), _draft(process_key)
     if current is None and draft is None:
-        raise NotFound(f"No process {process_key!r} is deployed or drafted.")
+        raise NotFound(Message(N_("No process %(process)s is deployed or drafted."),
+                               process=repr(process_key)))
     xml = draft.bpmn_xml if draft is not None else current.bpmn_xml  # type: ignore[union-attr]
     name = current.process_model.name if current is not None else process_key
     return ModelerView(process_key, name, xml, current, draft)
@@ -240,8 +241,9 @@ def save_draft(user: User, process_key: str, bpmn_xml: bytes) -> ProcessDraft:
                 report = check_diagram(bpmn_xml, f"{process_key}.bpmn", None)
                 if report.process_id not in (None, process_key):
                     raise ValidationFailed(
-                        f"The diagram's process id is {report.process_id!r}, not "
-                        f"{process_key!r}.", {"diagram": []})
+                        Message(N_("The diagram's process id is %(found)s, not %(process)s."),
+                                found=repr(report.process_id), process=repr(process_key)),
+                        {"diagram": []})
             current = _current(process_key)
             draft = ProcessDraft(
                 process_key=process_key,
@@ -263,8 +265,8 @@ def upload_new_process(user: User, bpmn_xml: bytes, filename: str) -> ProcessDra
     report = check_diagram(bpmn_xml, filename, None)
     if report.process_id is None:
         raise ValidationFailed(
-            "The file is not a diagram Meezan can read: "
-            + "; ".join(p.message for p in report.problems[:3]),
+            Message(N_("The file is not a diagram Meezan can read: %(problems)s"),
+                    problems="; ".join(p.message for p in report.problems[:3])),
             {"diagram": [p.to_dict() for p in report.problems]},
         )
     return save_draft(user, report.process_id, bpmn_xml)
@@ -275,7 +277,8 @@ def discard_draft(user: User, process_key: str) -> None:
     with unit_of_work():
         draft = _draft(process_key)
         if draft is None:
-            raise NotFound(f"There is no draft of {process_key!r}.")
+            raise NotFound(Message(N_("There is no draft of %(process)s."),
+                                   process=repr(process_key)))
         db.session.delete(draft)
 
 
@@ -284,7 +287,8 @@ def validate_draft(user: User, process_key: str) -> ValidationReport:
     _require_modeler(user)
     draft = _draft(process_key)
     if draft is None:
-        raise NotFound(f"There is no draft of {process_key!r}: save first.")
+        raise NotFound(Message(N_("There is no draft of %(process)s: save first."),
+                               process=repr(process_key)))
     return check_diagram(draft.bpmn_xml.encode("utf-8"), f"{process_key}.bpmn", process_key)
 
 
@@ -307,23 +311,27 @@ def deploy_draft(user: User, process_key: str, comment: str | None) -> ProcessVe
     with _one_at_a_time():
         draft = _draft(process_key)
         if draft is None:
-            raise NotFound(f"There is no draft of {process_key!r} to deploy.")
+            raise NotFound(Message(N_("There is no draft of %(process)s to deploy."),
+                                   process=repr(process_key)))
         current = _current(process_key)
         if current is not None and draft.base_version_id != current.id:
-            raise Conflict(
-                f"Version {current.version} was deployed after this draft was started; "
-                "discard the draft and make the change on the current version.")
+            raise Conflict(Message(
+                N_("Version %(number)s was deployed after this draft was started; discard the "
+                   "draft and make the change on the current version."),
+                number=current.version))
         bpmn_xml = draft.bpmn_xml.encode("utf-8")
         report = check_diagram(bpmn_xml, f"{process_key}.bpmn", process_key)
         if not report.valid:
             raise ValidationFailed(
-                f"The draft is not valid: {report.problems[0].message}",
+                Message(N_("The draft is not valid: %(problem)s"),
+                        problem=report.problems[0].message),
                 {"diagram": [p.to_dict() for p in report.problems]},
             )
         version, created = process_models.deploy(bpmn_xml, f"{process_key}.bpmn", user, comment)
         if not created:
-            raise Conflict(f"The draft is identical to version {version.version}; "
-                           "nothing to deploy.")
+            raise Conflict(Message(
+                N_("The draft is identical to version %(number)s; nothing to deploy."),
+                number=version.version))
         db.session.delete(draft)
     return version
 
@@ -341,7 +349,8 @@ def list_versions(user: User, process_key: str) -> list[ProcessVersion]:
         .order_by(ProcessVersion.version.desc())
     ))
     if not versions:
-        raise NotFound(f"No process {process_key!r} is deployed.")
+        raise NotFound(Message(N_("No process %(process)s is deployed."),
+                               process=repr(process_key)))
     return versions
 
 
@@ -353,7 +362,8 @@ def get_version(user: User, process_key: str, number: int) -> ProcessVersion:
         .where(ProcessModel.key == process_key, ProcessVersion.version == number)
     )
     if version is None:
-        raise NotFound(f"{process_key!r} has no version {number}.")
+        raise NotFound(Message(N_("%(process)s has no version %(number)s."),
+                               process=repr(process_key), number=number))
     return version
 
 
@@ -390,7 +400,8 @@ def rollback(user: User, process_key: str, number: int, comment: str | None) -> 
         target = get_version(user, process_key, number)
         current = process_models.current_version(process_key)
         if target.id == current.id:
-            raise Conflict(f"Version {number} is already the current version.")
+            raise Conflict(Message(N_("Version %(number)s is already the current version."),
+                                   number=number))
         version, _created = process_models.deploy(
             target.bpmn_xml.encode("utf-8"), target.source_name, user, comment, repeat_of=target
         )

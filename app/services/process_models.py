@@ -27,10 +27,11 @@ from app.engine import (
     referenced_documents,
 )
 from app.extensions import db
+from app.i18n import N_
 from app.models import AuditEventType, DecisionVersion, ProcessModel, ProcessVersion, User
 from app.services import audit
 from app.services.assignment import KNOWN_LANES
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import Message, NotFound, ValidationFailed
 from forms.registry import FORM_REGISTRY
 
 MAX_DUE_IN_DAYS = 366
@@ -188,7 +189,8 @@ def resolve_references(refs: References) -> tuple[Documents, Documents, dict[str
         )
         if version is None:
             raise ValidationFailed(
-                f"The diagram calls process {key!r}, which is not deployed: deploy it first.",
+                Message(N_("The diagram calls process %(process)s, which is not deployed: "
+                           "deploy it first."), process=repr(key)),
                 {"diagram": [_problem(f"Called process {key!r} is not deployed.", None)]})
         pins["processes"][key] = version.id
         _add_closure(version, called, decisions)
@@ -245,8 +247,8 @@ def current_decision(decision_key: str) -> DecisionVersion:
     )
     if decision is None:
         raise ValidationFailed(
-            f"The diagram uses decision {decision_key!r}, which is not deployed: deploy its DMN "
-            "file first.",
+            Message(N_("The diagram uses decision %(decision)s, which is not deployed: deploy "
+                       "its DMN file first."), decision=repr(decision_key)),
             {"diagram": [_problem(f"Decision {decision_key!r} is not deployed.", None)]})
     return decision
 
@@ -268,7 +270,8 @@ def deploy_decision(
         raise ValidationFailed(f"{source_name}: {problems[0].message}",
                                {"diagram": [p.to_dict() for p in problems]})
     if len(parsed.decisions) != 1:
-        raise ValidationFailed(f"{source_name}: a DMN file holds exactly one decision.",
+        raise ValidationFailed(Message(N_("%(file)s: a DMN file holds exactly one decision."),
+                                       file=source_name),
                                {"diagram": []})
     decision = parsed.decisions[0]
     existing = db.session.scalar(
@@ -359,7 +362,8 @@ def current_version(process_key: str) -> ProcessVersion:
         .limit(1)
     )
     if version is None:
-        raise NotFound(f"No process named {process_key!r} is deployed.")
+        raise NotFound(Message(N_("No process named %(process)s is deployed."),
+                               process=repr(process_key)))
     return version
 
 

@@ -80,7 +80,7 @@ def get_task_for(user: User, task_id: int) -> HumanTask:
         .options(joinedload(HumanTask.case).options(*_case_graph()))
     )
     if task is None:
-        raise NotFound(f"No task {task_id}.")
+        raise NotFound(Message(N_("No task %(id)s."), id=task_id))
     if not may_act_on(user, task):
         raise PermissionDenied(N_("This task is not assigned to you."))
     return task
@@ -166,7 +166,8 @@ def complete_task(
             raise TaskAlreadyCompleted(Message(N_("“%(task)s” is no longer waiting."),
                                                task=task.title)) from exc
         except EngineError as exc:
-            raise ValidationFailed(f"The process could not continue: {exc}", {}) from exc
+            raise ValidationFailed(Message(N_("The process could not continue: %(error)s"),
+                                           error=str(exc)), {}) from exc
 
         now = utcnow()
         task.status = TaskStatus.COMPLETED

@@ -98,8 +98,8 @@ def enable(user: User, secret: str, code: str) -> list[str]:
         raise Conflict(N_("Two-step sign-in is already on."))
     step = _matching_timecode(secret, _normalised(code))
     if step is None:
-        raise ValidationFailed("That code does not match. Check the time on your phone and "
-                               "enter the code now shown.", {"code": ["Wrong code."]})
+        raise ValidationFailed(N_("That code does not match. Check the time on your phone and "
+                                  "enter the code now shown."), {"code": ["Wrong code."]})
     with unit_of_work():
         user.totp_secret, user.totp_enabled_at, user.totp_last_timecode = secret, utcnow(), step
         codes = _new_recovery_codes(user)

@@ -9,7 +9,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEventType, Role, User, UserRole
 from app.services import audit, passwords
-from app.services.errors import Conflict, NotFound, ValidationFailed
+from app.services.errors import Conflict, Message, NotFound, ValidationFailed
 from app.services.passwords import MIN_PASSWORD_LENGTH
 from app.services.transaction import unit_of_work
 
@@ -31,7 +31,8 @@ def create_user(
         raise ValidationFailed(N_("A username has 1 to 80 characters."), {"username": ["Invalid."]})
     check_password_policy(password, username)
     if db.session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise Conflict(f"A user named {username!r} already exists.")
+        raise Conflict(Message(N_("A user named %(username)s already exists."),
+                               username=repr(username)))
     with unit_of_work():
         user = User(username=username, full_name=full_name.strip(), email=email)
         user.set_password(password)
@@ -46,7 +47,7 @@ def set_password(username: str, password: str) -> User:
     check_password_policy(password, username)
     user = db.session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"No user named {username!r}.")
+        raise NotFound(Message(N_("No user named %(username)s."), username=repr(username)))
     with unit_of_work():
         user.set_password(password)
         audit.record(AuditEventType.USER_PASSWORD_SET, details={"username": username})

@@ -210,6 +210,31 @@ def test_a_scorecard_that_breaks_the_rules_is_refused_in_urdu(app: Flask, org) -
     assert api.status_code == 422 and api.get_json()["error"] == "Some fields need attention."
 
 
+def test_a_refusal_with_values_is_urdu_on_the_page_and_english_in_the_api(app: Flask, org) -> None:
+    """A service refusal built as a Message: the page fills the Urdu template with the same
+    values (the names isolated), the API keeps the English sentence."""
+    from app.services import auth, cases
+    from tests.conftest import employee_of
+
+    emp1 = employee_of(org["emp1"])
+    running = cases.start_case("goal_setting", emp1.id, org["hr1"])
+    client = app.test_client()
+    login(client, "hr1")
+    choose(client, "ur", token_page="/cases/new")
+    page = client.post("/cases/new", data={"process_key": "goal_setting",
+                                            "subject": emp1.employee_number,
+                                            "csrf_token": csrf_token(client, "/cases/new")})
+    assert page.status_code == 409
+    assert (f"\u2068{emp1.full_name}\u2069 کا \u2068Goal setting\u2069 کیس پہلے سے جاری ہے "
+            f"(#{running.id})۔") in page.get_data(as_text=True)
+    token, _ = auth.issue_token(org["hr1"], 1)
+    api = client.post("/api/v1/cases", json={"process": "goal_setting", "subject": emp1.id},
+                      headers={"Authorization": f"Bearer {token}", "Accept-Language": "ur"})
+    assert api.status_code == 409
+    assert api.get_json()["error"] == (
+        f"{emp1.full_name} already has a running Goal setting case (#{running.id}).")
+
+
 def test_dates_and_amounts_follow_the_readers_language(app: Flask) -> None:
     moment = datetime(2026, 11, 23, 13, 5, tzinfo=UTC)
     with app.test_request_context(headers={"Accept-Language": "en"}):
