@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.engine import WorkflowRuntime
 from app.extensions import db
+from app.i18n import N_
 from app.models import (
     AuditEventType,
     Calibration,
@@ -24,12 +25,13 @@ from app.models import (
 )
 from app.services import audit
 from app.services.appraisal import cycle_key, department_of
-from app.services.errors import ValidationFailed
+from app.services.errors import Message, ValidationFailed
 
 Rule = Callable[[HumanTask, dict[str, Any], dict[str, Any]], None]
 
 
 def _refuse(message: str, field: str = "form") -> None:
+    """Refuse the completion: a `Message`/N_ text, shown in the reader's language on the page."""
     raise ValidationFailed(message, {field: [message]})
 
 
@@ -38,11 +40,20 @@ def _kpi_names(case_data: dict[str, Any], only_reporter: str | None = None) -> l
             if only_reporter is None or k.get("reporter", "officer") == only_reporter]
 
 
+# Each sentence whole, for the catalogue: what the rows are, then the scorecard's KPIs.
+_ROWS_MUST_MATCH = {
+    "figures you report": N_("The figures you report must cover exactly the scorecard's KPIs "
+                             "(%(kpis)s)."),
+    "month's actuals": N_("The month's actuals must cover exactly the scorecard's KPIs "
+                          "(%(kpis)s)."),
+    "assessment": N_("The assessment must cover exactly the scorecard's KPIs (%(kpis)s)."),
+}
+
+
 def _rows_match_scorecard(rows: list[dict[str, Any]], expected: list[str], what: str) -> None:
     names = [row["kpi"] for row in rows]
     if sorted(names) != sorted(expected):
-        _refuse(f"The {what} must cover exactly the scorecard's KPIs "
-                f"({', '.join(expected) or 'none'}).", "rows")
+        _refuse(Message(_ROWS_MUST_MATCH[what], kpis=", ".join(expected) or "none"), "rows")
 
 
 def _actuals_report(task: HumanTask, case_data: dict[str, Any], data: dict[str, Any]) -> None:
@@ -56,8 +67,8 @@ def _actuals_confirm(task: HumanTask, case_data: dict[str, Any], data: dict[str,
     employee_kpis = set(_kpi_names(case_data, "employee"))
     for row in data["month_values"]:
         if row["kpi"] in employee_kpis and row.get("employee_value") != reported.get(row["kpi"]):
-            _refuse(f"“{row['kpi']}” is reported by the employee: confirm or correct the "
-                    "figure they entered.", "rows")
+            _refuse(Message(N_("“%(kpi)s” is reported by the employee: confirm or correct "
+                               "the figure they entered."), kpi=row["kpi"]), "rows")
 
 
 def _interview_schedule(task: HumanTask, case_data: dict[str, Any],
@@ -65,8 +76,8 @@ def _interview_schedule(task: HumanTask, case_data: dict[str, Any],
     cycle = case_data.get("cycle") or {}
     opens, closes = cycle.get("interview_opens_on"), cycle.get("interview_closes_on")
     if opens and closes and not opens <= data["interview_date"] <= closes:
-        _refuse(f"Schedule the interview within the cycle's interview window, {opens} to "
-                f"{closes}.", "date")
+        _refuse(Message(N_("Schedule the interview within the cycle's interview window, "
+                           "%(opens)s to %(closes)s."), opens=opens, closes=closes), "date")
 
 
 def _interview_record(task: HumanTask, case_data: dict[str, Any], data: dict[str, Any]) -> None:
@@ -95,12 +106,12 @@ def open_calibration_for(case_data: dict[str, Any], task: HumanTask) -> Calibrat
 def _rating_calibration(task: HumanTask, case_data: dict[str, Any],
                         data: dict[str, Any]) -> None:
     if not has_recorded_interview(case_data):
-        _refuse("No rating can be finalised without a recorded appraisal interview.")
+        _refuse(N_("No rating can be finalised without a recorded appraisal interview."))
     if data["band_before_calibration"] != case_data.get("rating_band"):
-        _refuse("The rating changed since the calibration screen was opened: reload it.")
+        _refuse(N_("The rating changed since the calibration screen was opened: reload it."))
     if open_calibration_for(case_data, task) is None:
-        _refuse("Ratings are calibrated for a whole department at once: HR opens the "
-                "department's calibration when all its interviews are done.")
+        _refuse(N_("Ratings are calibrated for a whole department at once: HR opens the "
+                   "department's calibration when all its interviews are done."))
 
 
 def committed_incentives(key: str) -> Decimal:
@@ -132,10 +143,12 @@ def _incentive_approval(task: HumanTask, case_data: dict[str, Any],
     committed = committed_incentives(cycle_key(case_data))
     if committed + amount > Decimal(str(budget)):
         left = Decimal(str(budget)) - committed
-        _refuse(f"Approving PKR {amount:,.0f} would overrun the cycle's incentive budget of "
-                f"PKR {Decimal(str(budget)):,.0f}: PKR {committed:,.0f} is already approved, "
-                f"PKR {max(left, Decimal(0)):,.0f} is left. Return it to HR to lower it or "
-                "withdraw it.", "decision")
+        _refuse(Message(
+            N_("Approving PKR %(amount)s would overrun the cycle's incentive budget of PKR "
+               "%(budget)s: PKR %(committed)s is already approved, PKR %(left)s is left. "
+               "Return it to HR to lower it or withdraw it."),
+            amount=f"{amount:,.0f}", budget=f"{Decimal(str(budget)):,.0f}",
+            committed=f"{committed:,.0f}", left=f"{max(left, Decimal(0)):,.0f}"), "decision")
 
 
 def _incentive_revision(task: HumanTask, case_data: dict[str, Any],
@@ -144,8 +157,8 @@ def _incentive_revision(task: HumanTask, case_data: dict[str, Any],
         return
     computed = case_data.get("incentive_computed_amount") or 0
     if data["revised_incentive_amount"] > computed:
-        _refuse(f"An incentive can be resubmitted at most at its computed amount, PKR "
-                f"{computed:,.0f}.", "amount")
+        _refuse(Message(N_("An incentive can be resubmitted at most at its computed amount, "
+                           "PKR %(amount)s."), amount=f"{computed:,.0f}"), "amount")
 
 
 BEFORE_COMPLETE: dict[str, Rule] = {
