@@ -81,7 +81,7 @@ class CycleForm(FlaskForm):
             if name == "guideline_distribution":
                 target = self.outstanding
             if target is not None:
-                target.errors = list(target.errors or []) + list(messages)
+                target.errors = list(target.errors or []) + [translated(m) for m in messages]
 
 
 def _form(**data: object) -> CycleForm:

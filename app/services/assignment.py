@@ -60,11 +60,33 @@ class Assignment:
     candidate_org_unit_id: int | None = None
 
 
-def _user_of(employee: Employee | None, what: str, subject: Employee) -> int:
+# Why a lane cannot be routed, one whole sentence per lane (each a catalogue message).
+_NOT_IN_ORG_DATA = {
+    REPORTING_OFFICER: N_("%(subject)s has no reporting officer in the org data."),
+    COUNTERSIGNING_OFFICER: N_("%(subject)s has no countersigning officer in the org data."),
+}
+_WITHOUT_LOGIN = {
+    # The employee's own steps: `employee` is the subject.
+    EMPLOYEE: N_("%(subject)s, login of %(subject)s, has no login."),
+    REPORTING_OFFICER: N_("%(employee)s, reporting officer of %(subject)s, has no login."),
+    COUNTERSIGNING_OFFICER: N_(
+        "%(employee)s, countersigning officer of %(subject)s, has no login."),
+}
+_TO_THEMSELVES = {
+    REPORTING_OFFICER: N_("A reporting_officer task of %(subject)s cannot go to themselves."),
+    COUNTERSIGNING_OFFICER: N_(
+        "A countersigning_officer task of %(subject)s cannot go to themselves."),
+}
+
+
+def _user_of(employee: Employee | None, lane: str, subject: Employee) -> int:
     if employee is None:
-        raise AssignmentError(f"{subject.full_name} has no {what} in the org data.")
+        raise AssignmentError(Message(_NOT_IN_ORG_DATA[lane], subject=subject.full_name))
     if employee.user_id is None:
-        raise AssignmentError(f"{employee.full_name}, {what} of {subject.full_name}, has no login.")
+        names = {"subject": subject.full_name}
+        if lane != EMPLOYEE:
+            names["employee"] = employee.full_name
+        raise AssignmentError(Message(_WITHOUT_LOGIN[lane], **names))
     return employee.user_id
 
 
@@ -102,27 +124,26 @@ def resolve_lane(lane: str | None, subject: Employee, case: Case | None = None) 
     scorecard's actual designers never approve its incentive). Without a case (checking that a
     process can be routed before it starts) nobody has designed anything yet: no query."""
     if lane == EMPLOYEE:
-        return Assignment(assignee_id=_user_of(subject, "login", subject))
+        return Assignment(assignee_id=_user_of(subject, EMPLOYEE, subject))
     if lane == REPORTING_OFFICER:
         officer = subject.reporting_officer
         if officer is not None and officer.id == subject.id:
-            raise AssignmentError(
-                f"{subject.full_name} is recorded as their own reporting officer: no one designs "
-                "or rates their own scorecard."
-            )
-        assignee = _user_of(officer, "reporting officer", subject)
+            raise AssignmentError(Message(
+                N_("%(subject)s is recorded as their own reporting officer: no one designs "
+                   "or rates their own scorecard."), subject=subject.full_name))
+        assignee = _user_of(officer, REPORTING_OFFICER, subject)
     elif lane == COUNTERSIGNING_OFFICER:
         officer = subject.countersigning_officer
         if officer is not None and officer.id == subject.id:
-            raise AssignmentError(
-                f"{subject.full_name} is recorded as their own countersigning officer."
-            )
+            raise AssignmentError(Message(
+                N_("%(subject)s is recorded as their own countersigning officer."),
+                subject=subject.full_name))
         if officer is not None and officer.id == subject.reporting_officer_id:
-            raise AssignmentError(
-                f"{officer.full_name} is both reporting and countersigning officer of "
-                f"{subject.full_name}: a countersignature must come from someone else."
-            )
-        assignee = _user_of(officer, "countersigning officer", subject)
+            raise AssignmentError(Message(
+                N_("%(officer)s is both reporting and countersigning officer of %(subject)s: "
+                   "a countersignature must come from someone else."),
+                officer=officer.full_name, subject=subject.full_name))
+        assignee = _user_of(officer, COUNTERSIGNING_OFFICER, subject)
     elif lane == NEXT_LEVEL_OFFICER:
         return _next_level_officer(subject)
     elif lane == DEPARTMENT_HEAD:
@@ -133,9 +154,10 @@ def resolve_lane(lane: str | None, subject: Employee, case: Case | None = None) 
             candidate_role=str(ROLE_LANES[lane]), candidate_org_unit_id=subject.org_unit_id
         )
     else:
-        raise AssignmentError(f"The process names a lane {lane!r} that Meezan cannot resolve.")
+        raise AssignmentError(Message(
+            N_("The process names a lane %(lane)s that Meezan cannot resolve."), lane=repr(lane)))
     if assignee == subject.user_id:
-        raise AssignmentError(f"A {lane} task of {subject.full_name} cannot go to themselves.")
+        raise AssignmentError(Message(_TO_THEMSELVES[lane], subject=subject.full_name))
     return Assignment(assignee_id=assignee)
 
 
@@ -168,10 +190,14 @@ def _department_head(subject: Employee, designers: Collection[int] = ()) -> int:
         if head is not None:
             skipped.append(head.full_name)
         unit = unit.parent
-    reason = (f" ({', '.join(skipped)}: the employee, their reporting officer or a designer of "
-              "their scorecard)" if skipped else "")
-    raise AssignmentError(
-        f"No unit head above {subject.full_name} may approve their incentive{reason}.")
+    if not skipped:
+        raise AssignmentError(Message(
+            N_("No unit head above %(subject)s may approve their incentive."),
+            subject=subject.full_name))
+    raise AssignmentError(Message(
+        N_("No unit head above %(subject)s may approve their incentive (%(heads)s: the employee, "
+           "their reporting officer or a designer of their scorecard)."),
+        subject=subject.full_name, heads=", ".join(skipped)))
 
 
 def holder_conflict(user: User | None, subject: Employee, lane: str | None) -> str | None:

@@ -117,52 +117,53 @@ def validate_cycle_input(data: CycleInput) -> dict[str, list[str]]:
         errors.setdefault(name, []).append(message)
 
     if not data.name.strip():
-        add("name", "Give the cycle a name.")
+        add("name", N_("Give the cycle a name."))
     elif len(data.name.strip()) > 200:
-        add("name", "A name has at most 200 characters.")
+        add("name", N_("A name has at most 200 characters."))
     if not 2000 <= data.year <= 2100:
-        add("year", "The year must be between 2000 and 2100.")
+        add("year", N_("The year must be between 2000 and 2100."))
     if not data.org_unit_ids:
-        add("org_unit_ids", "Choose at least one org unit.")
+        add("org_unit_ids", N_("Choose at least one org unit."))
     dates = [("starts_on", data.starts_on), ("mid_year_on", data.mid_year_on),
              ("interview_opens_on", data.interview_opens_on),
              ("interview_closes_on", data.interview_closes_on), ("ends_on", data.ends_on)]
     for (_, earlier), (later_name, later) in zip(dates, dates[1:], strict=False):
         if earlier and later and later < earlier:
-            add(later_name, "Dates must follow each other: start, mid-year review, interview "
-                            "window opens, interview window closes, end.")
+            add(later_name, N_("Dates must follow each other: start, mid-year review, "
+                               "interview window opens, interview window closes, end."))
     if data.starts_on and data.ends_on and data.ends_on <= data.starts_on:
-        add("ends_on", "The cycle must end after it starts.")
+        add("ends_on", N_("The cycle must end after it starts."))
     # Equal opportunity: one cap, a share of base pay, the same for everyone in the cycle.
     cap = _as_decimal(data.incentive_cap_percent)
     if cap is None or not Decimal(0) < cap <= MAX_INCENTIVE_CAP_PERCENT:
         add("incentive_cap_percent",
-            "The incentive cap is one share of base pay for everyone in the cycle: more than 0 "
-            f"and at most {MAX_INCENTIVE_CAP_PERCENT}%.")
+            Message(N_("The incentive cap is one share of base pay for everyone in the cycle: "
+                       "more than 0 and at most %(most)s%%."), most=MAX_INCENTIVE_CAP_PERCENT))
     elif cap != cap.quantize(Decimal("0.01")):
-        add("incentive_cap_percent", "Give the cap with at most two decimals.")
+        add("incentive_cap_percent", N_("Give the cap with at most two decimals."))
     budget = _as_decimal(data.budget)
     if budget is None or not Decimal(0) < budget <= MAX_BUDGET:
-        add("budget", "The budget must be a positive amount.")
+        add("budget", N_("The budget must be a positive amount."))
     elif budget != budget.quantize(Decimal("0.01")):
-        add("budget", "Give the budget with at most two decimals.")
+        add("budget", N_("Give the budget with at most two decimals."))
     if data.incentive_threshold_amount is not None:
         threshold = _as_decimal(data.incentive_threshold_amount)
         if threshold is None or not Decimal(0) <= threshold <= MAX_BUDGET:
             add("incentive_threshold_amount",
-                "The finance threshold must be an amount of 0 or more.")
+                N_("The finance threshold must be an amount of 0 or more."))
     distribution = data.guideline_distribution or {}
     if set(distribution) != set(RATING_BANDS):
         add("guideline_distribution",
-            f"Give a percentage for each rating band: {', '.join(RATING_BANDS)}.")
+            Message(N_("Give a percentage for each rating band: %(bands)s."),
+                    bands=", ".join(RATING_BANDS)))
     else:
         shares = {band: _as_decimal(distribution[band]) for band in RATING_BANDS}
         if any(share is None or not 0 <= share <= 100 for share in shares.values()):
-            add("guideline_distribution", "Each band's share is a percentage from 0 to 100.")
+            add("guideline_distribution", N_("Each band's share is a percentage from 0 to 100."))
         elif sum(shares.values()) != 100:
             add("guideline_distribution",
-                f"The guideline distribution must add up to 100% "
-                f"(it adds up to {sum(shares.values())}%).")
+                Message(N_("The guideline distribution must add up to 100%% "
+                           "(it adds up to %(total)s%%)."), total=sum(shares.values())))
     return errors
 
 
@@ -213,18 +214,18 @@ def _check(user: User, data: CycleInput, cycle_id: int | None = None) -> list[Or
     errors = validate_cycle_input(data)
     units = list(db.session.scalars(select(OrgUnit).where(OrgUnit.id.in_(data.org_unit_ids))))
     if len(units) != len(set(data.org_unit_ids)):
-        errors.setdefault("org_unit_ids", []).append("Unknown org unit.")
+        errors.setdefault("org_unit_ids", []).append(N_("Unknown org unit."))
     if not errors.get("process_key"):
         try:
             process_models.current_version(data.process_key)
         except NotFound:
-            errors.setdefault("process_key", []).append(
-                f"No process named {data.process_key!r} is deployed.")
+            errors.setdefault("process_key", []).append(Message(
+                N_("No process named %(process)s is deployed."), process=repr(data.process_key)))
     same_name = select(Cycle.id).where(func.lower(Cycle.name) == data.name.strip().lower())
     if cycle_id is not None:
         same_name = same_name.where(Cycle.id != cycle_id)
     if data.name.strip() and db.session.scalar(same_name) is not None:
-        errors.setdefault("name", []).append("Another cycle already has this name.")
+        errors.setdefault("name", []).append(N_("Another cycle already has this name."))
     if errors:
         raise ValidationFailed(next(iter(errors.values()))[0], errors)
     if not can_manage_units(user, [unit.id for unit in units]):
@@ -515,7 +516,7 @@ def _launch_batch(
                 try:
                     cases.check_routable(parsed, employee)
                 except AssignmentError as exc:
-                    problems[employee.id] = exc.message
+                    problems[employee.id] = str(exc.message)  # stored: English
                 else:
                     to_start.append(employee)
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import re
 
+from app.i18n import N_
+from app.services.errors import Message
+
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
 
@@ -41,18 +44,21 @@ def _normalised(text: str) -> str:
 
 
 def problems(password: str, username: str | None = None) -> list[str]:
-    """Why this password is refused (empty: acceptable)."""
+    """Why this password is refused (empty: acceptable), each reason a catalogue message (shown
+    in the reader's language where a page shows it, English for the command line)."""
     found = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        found.append(f"A password has at least {MIN_PASSWORD_LENGTH} characters.")
+        found.append(Message(N_("A password has at least %(count)s characters."),
+                             count=MIN_PASSWORD_LENGTH))
     if len(password) > MAX_PASSWORD_LENGTH:
-        found.append(f"A password has at most {MAX_PASSWORD_LENGTH} characters.")
+        found.append(Message(N_("A password has at most %(count)s characters."),
+                             count=MAX_PASSWORD_LENGTH))
     plain = _normalised(password)
     if username and len(username.strip()) >= 3 and _normalised(username) in plain:
-        found.append("A password may not contain the username.")
+        found.append(N_("A password may not contain the username."))
     stem = _TRAILING_PADDING.sub("", plain)
     if plain in COMMON_PASSWORDS or (len(stem) >= 4 and stem in COMMON_PASSWORDS):
-        found.append("That password is among the most commonly used ones; choose another.")
+        found.append(N_("That password is among the most commonly used ones; choose another."))
     elif len(set(plain)) <= 2:
-        found.append("A password needs more than one or two different characters.")
+        found.append(N_("A password needs more than one or two different characters."))
     return found

@@ -20,7 +20,9 @@ def check_password_policy(password: str, username: str) -> None:
     """Refuse a password the policy (app/services/passwords.py) does not accept."""
     found = passwords.problems(password, username)
     if found:
-        raise ValidationFailed(" ".join(found), {"password": found})
+        # One problem is its own (catalogue) message; several are read together, in English.
+        raise ValidationFailed(found[0] if len(found) == 1 else " ".join(found),
+                               {"password": found})
 
 
 def create_user(

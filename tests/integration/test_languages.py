@@ -235,6 +235,37 @@ def test_a_refusal_with_values_is_urdu_on_the_page_and_english_in_the_api(app: F
         f"{emp1.full_name} already has a running Goal setting case (#{running.id}).")
 
 
+def test_a_cycle_form_error_is_urdu_beside_its_field_and_english_for_the_service(
+        app: Flask, org) -> None:
+    """The cycle service's field errors are catalogue messages: the form shows them (and the
+    flashed refusal) in the reader's language, the service itself still says them in English."""
+    from app.services import cycles
+    from tests.org_factory import cycle_input, unit
+
+    client = app.test_client()
+    login(client, "hr1")
+    choose(client, "ur", token_page="/cycles/new")
+    form = {
+        "name": "FY 2027-28", "year": "2027", "process_key": "goal_setting",
+        "org_unit_ids": [str(unit("KP-HEALTH").id)], "starts_on": "2027-07-01",
+        "mid_year_on": "2028-01-01", "interview_opens_on": "2028-06-01",
+        "interview_closes_on": "2028-06-20", "ends_on": "2028-06-30",
+        "incentive_cap_percent": "20", "budget": "2500000", "incentive_threshold_amount": "",
+        "outstanding": "30", "very_good": "20", "good": "40", "average": "20",
+        "below_average": "10", "csrf_token": csrf_token(client, "/cycles/new"),
+    }
+    page = client.post("/cycles/new", data=form)
+    body = page.get_data(as_text=True)
+    assert page.status_code == 422
+    urdu = "رہنما تقسیم کا مجموعہ 100% ہونا چاہیے (اس کا مجموعہ 120% ہے)۔"
+    assert body.count(urdu) == 2  # beside the field, and flashed
+    assert "must add up to" not in body
+    problems = cycles.validate_cycle_input(cycle_input(guideline_distribution={
+        "outstanding": 30, "very_good": 20, "good": 40, "average": 20, "below_average": 10}))
+    assert problems["guideline_distribution"] == [
+        "The guideline distribution must add up to 100% (it adds up to 120%)."]
+
+
 def test_dates_and_amounts_follow_the_readers_language(app: Flask) -> None:
     moment = datetime(2026, 11, 23, 13, 5, tzinfo=UTC)
     with app.test_request_context(headers={"Accept-Language": "en"}):
