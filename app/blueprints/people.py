@@ -29,8 +29,8 @@ class _PickedField(StringField):
     """Text naming one record by the key in its suggestion's last brackets (or the bare key);
     `data` is the record's id, None when empty; an unknown key is a form error."""
 
-    lookup_endpoint = ""
-    unknown = _l("Not found.")
+    lookup_endpoint: str  # where the suggestions come from (the template's person_input)
+    unknown: str  # the form error for a key that names nothing
 
     def find(self, key: str) -> int | None:
         raise NotImplementedError

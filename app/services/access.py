@@ -14,6 +14,12 @@ def is_admin(user: User) -> bool:
     return user.has_role(Role.ADMIN)
 
 
+def is_hr_or_admin(user: User) -> bool:
+    """HR of some unit (or of the whole organisation), or an administrator: who may import org
+    data, define cycles and start cases at all (each act then checks the units involved)."""
+    return is_admin(user) or user.has_role(Role.HR)
+
+
 def can_view_case(user: User, case: Case) -> bool:
     """Participants (subject, their officers, anyone who held a task), HR of the subject's unit,
     auditors and admins."""

@@ -28,8 +28,22 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services import appraisal, audit, notifications, process_models, reporting, routing
-from app.services.access import can_start_case_for, can_view_case, is_admin, visible_cases_query
+from app.services import (
+    appraisal,
+    audit,
+    name_search,
+    notifications,
+    process_models,
+    reporting,
+    routing,
+)
+from app.services.access import (
+    can_start_case_for,
+    can_view_case,
+    is_admin,
+    is_hr_or_admin,
+    visible_cases_query,
+)
 from app.services.assignment import resolve_lane
 from app.services.errors import Conflict, Message, NotFound, PermissionDenied, ValidationFailed
 from app.services.org import descendant_unit_ids
@@ -325,29 +339,23 @@ def list_cases(user: User, limit: int = 200) -> list[Case]:
     return list(db.session.scalars(query))
 
 
-SUBJECT_SUGGESTIONS = 20
-_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
-
-
 def may_start_cases(user: User) -> bool:
-    """Whether the user may start cases at all (HR of some unit, or an administrator): what
-    offers "Start a case", without reading the organisation's employees."""
-    return is_admin(user) or user.has_role(Role.HR)
+    """Whether the user may start cases at all: what offers "Start a case", without reading the
+    organisation's employees."""
+    return is_hr_or_admin(user)
 
 
 def find_startable_subjects(user: User, text: str,
-                            limit: int = SUBJECT_SUGGESTIONS) -> list[Employee]:
+                            limit: int = name_search.SUGGESTIONS) -> list[Employee]:
     """Employees whose name or employee number contains `text` (two characters or more) and
     whom this user may start a case for — HR of their unit or a unit above it, administrators;
     never themselves: what the start form suggests. One LIMIT query, whatever the size of the
     organisation (`start_case` checks the chosen one again)."""
-    text = text.strip()
-    if len(text) < 2 or not may_start_cases(user):
+    matches = name_search.contains_text(text, Employee.full_name, Employee.employee_number)
+    if matches is None or not may_start_cases(user):
         return []
-    pattern = f"%{text.translate(_LIKE_SPECIAL)}%"
-    query = select(Employee).where(or_(Employee.full_name.ilike(pattern, escape="\\"),
-                                       Employee.employee_number.ilike(pattern, escape="\\")),
-                                   or_(Employee.user_id.is_(None), Employee.user_id != user.id))
+    query = select(Employee).where(
+        matches, or_(Employee.user_id.is_(None), Employee.user_id != user.id))
     if not is_admin(user):
         scopes = [held.org_unit_id for held in user.roles if held.role == Role.HR]
         if None not in scopes:  # HR of some units (and the units below them)

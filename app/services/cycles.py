@@ -46,7 +46,7 @@ from app.models import (
     User,
 )
 from app.services import audit, cases, process_models
-from app.services.access import is_admin
+from app.services.access import is_admin, is_hr_or_admin
 from app.services.assignment import holds_role_for_unit
 from app.services.errors import (
     AssignmentError,
@@ -194,7 +194,7 @@ def can_view_cycle(user: User, cycle: Cycle) -> bool:
 
 
 def may_define_cycles(user: User) -> bool:
-    return is_admin(user) or user.has_role(Role.HR)
+    return is_hr_or_admin(user)
 
 
 def may_read_cycles(user: User) -> bool:

@@ -37,7 +37,7 @@ from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEventType, Employee, OrgUnit, Role, User
 from app.services import audit, reporting
-from app.services.access import is_admin
+from app.services.access import is_admin, is_hr_or_admin
 from app.services.errors import PermissionDenied
 from app.services.org import descendant_unit_ids
 from app.services.transaction import unit_of_work
@@ -273,7 +273,7 @@ def _comparable(value: Any) -> Any:
 
 def may_import(user: User) -> bool:
     """HR (of some unit: each row is checked against their scope) or an administrator."""
-    return is_admin(user) or user.has_role(Role.HR)
+    return is_hr_or_admin(user)
 
 
 def import_org_csv(

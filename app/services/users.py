@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import lazyload
 
 from app.extensions import db
 from app.i18n import N_
 from app.models import AuditEventType, Role, User, UserRole
-from app.services import audit, passwords
+from app.services import audit, name_search, passwords
 from app.services.errors import Conflict, Message, NotFound, ValidationFailed
 from app.services.passwords import MIN_PASSWORD_LENGTH
 from app.services.transaction import unit_of_work
@@ -56,23 +56,16 @@ def set_password(username: str, password: str) -> User:
     return user
 
 
-LOOKUP_LIMIT = 20
-_LIKE_SPECIAL = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
-
-
-def find_colleagues(text: str, limit: int = LOOKUP_LIMIT) -> list[User]:
+def find_colleagues(text: str, limit: int = name_search.SUGGESTIONS) -> list[User]:
     """Active users whose name or username contains `text` (any case), by name: what a person
     picker suggests while someone types. A LIMIT query, so a ministry of 100,000 logins never
     sends everyone to the browser (fewer than two characters: nothing)."""
-    text = text.strip()
-    if len(text) < 2:
+    matches = name_search.contains_text(text, User.username, User.full_name)
+    if matches is None:
         return []
-    pattern = f"%{text.translate(_LIKE_SPECIAL)}%"
     return list(db.session.scalars(
         select(User)
-        .where(User.active.is_(True),
-               or_(User.username.ilike(pattern, escape="\\"),
-                   User.full_name.ilike(pattern, escape="\\")))
+        .where(User.active.is_(True), matches)
         .order_by(User.full_name, User.username)
         .limit(limit)
         .options(lazyload(User.roles))
