@@ -105,14 +105,20 @@ def plain_mid_year(org: dict[str, User], case: Case) -> None:
     complete(org["ro1"], case, "officer_review", {"comment": "Good progress"})
 
 
-def interview(org: dict[str, User], case: Case, actuals: dict[str, float],
-              sign: bool = True) -> None:
+def to_interview_day(org: dict[str, User], case: Case) -> None:
+    """The window opens, the officer schedules the interview for 10 December, the day comes:
+    the interview is waiting to be recorded."""
     at(f"{YEAR}-12-01", 5)
     fire_timers()
     complete(org["ro1"], case, "schedule_interview",
              {"date": f"{YEAR}-12-10", "time": "10:00", "place": "DHO office, Peshawar"})
     at(f"{YEAR}-12-10", 6)
     fire_timers()
+
+
+def interview(org: dict[str, User], case: Case, actuals: dict[str, float],
+              sign: bool = True) -> None:
+    to_interview_day(org, case)
     data = case_data(case)
     complete(org["ro1"], case, "record_interview", {
         "held": "yes", "discussion": "Reviewed the year KPI by KPI.",
@@ -121,6 +127,17 @@ def interview(org: dict[str, User], case: Case, actuals: dict[str, float],
     if sign:
         complete(org["emp1"], case, "sign_off_interview", {"decision": "sign",
                                                             "comments": "Fair."})
+
+
+def to_calibration(org: dict[str, User], subject: str = "emp1",
+                   actuals: dict[str, float] | None = None, **cycle: Any) -> Case:
+    """A year started, goals agreed, every month reported and the interview signed: the case
+    waits for its department's calibration."""
+    case = start(org, subject, **cycle)
+    agree_goals(org, case)
+    through_the_months(org, case, actuals or ON_TARGET)
+    interview(org, case, actuals or ON_TARGET)
+    return case
 
 
 def province(org: dict[str, User]) -> OrgUnit:

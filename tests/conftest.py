@@ -14,6 +14,7 @@ from flask_migrate import upgrade
 from sqlalchemy import MetaData, select, text
 
 from app import create_app
+from app.clock import clock
 from app.extensions import db
 from app.i18n import compile_catalogues
 from app.models import Employee, User
@@ -61,6 +62,17 @@ def _empty_all_tables() -> None:
             for table in tables:
                 db.session.execute(table.delete())
     db.session.commit()
+
+
+@pytest.fixture
+def year_clock() -> Iterator[None]:
+    """The app clock at 5 January of the appraisal year (tests/appraisal_helpers.YEAR), reset
+    afterwards: the year's specs ask for it with `pytestmark = pytest.mark.usefixtures(...)`."""
+    from tests.appraisal_helpers import YEAR, at  # imported here: that module imports this one
+
+    at(f"{YEAR}-01-05")
+    yield
+    clock.reset()
 
 
 @pytest.fixture(autouse=True)

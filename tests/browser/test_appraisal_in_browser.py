@@ -5,18 +5,15 @@ the proposed incentive and approves it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.clock import clock
 from app.models import User
 from tests.appraisal_helpers import (
     ON_TARGET,
-    YEAR,
     agree_goals,
-    at,
     interview,
     start,
     through_the_months,
@@ -26,11 +23,7 @@ from tests.browser.test_goal_setting_in_browser import open_task, sign_in
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 def test_interview_sign_off_calibration_and_incentive_approval_in_the_browser(

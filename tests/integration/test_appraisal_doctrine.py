@@ -3,12 +3,10 @@ incentive's DMN and delegation of an incentive approval."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from app.clock import clock
 from app.extensions import db
 from app.services import cases, delegation, process_models
 from app.services.errors import AssignmentError, ValidationFailed
@@ -32,11 +30,7 @@ from tests.helpers import good_scorecard, login, logout
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 def _design_errors(kpis: list[dict]) -> str:

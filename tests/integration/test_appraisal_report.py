@@ -4,7 +4,6 @@ draw it, how a printed copy is checked against the audit trail, and Urdu text.""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 
 import pytest
 from flask import Flask, g
@@ -37,12 +36,7 @@ from tests.appraisal_helpers import (
 from tests.conftest import employee_of
 from tests.helpers import good_scorecard, login
 
-
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 class Pdf:

@@ -3,12 +3,9 @@ any rating, calibration with reasons, the incentive's DMN, cap, budget and appro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
-from app.clock import clock
 from app.extensions import db
 from app.models import AuditEvent, AuditEventType, Case, CaseStatus, OrgUnit
 from app.services import calibration, cases, process_models
@@ -28,23 +25,11 @@ from tests.appraisal_helpers import (
     province,
     start,
     through_the_months,
+    to_calibration,
 )
 from tests.conftest import employee_of
 
-
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
-
-
-def _to_calibration(org, subject: str = "emp1", actuals=None, **cycle) -> Case:  # noqa: ANN001
-    case = start(org, subject, **cycle)
-    agree_goals(org, case)
-    through_the_months(org, case, actuals or ON_TARGET)
-    interview(org, case, actuals or ON_TARGET)
-    return case
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 def _calibrate(org) -> None:  # noqa: ANN001
@@ -59,7 +44,7 @@ def test_the_score_is_weighted_achievement_with_each_kpi_capped_at_100_percent(o
     actuals = {"Children fully immunised": 24000,  # 200% of target: counts as 100%
                "Vaccinator attendance": 47.5,  # 50%
                "Cold-chain audits passed": 90}  # 100%
-    case = _to_calibration(org, actuals=actuals)
+    case = to_calibration(org, actuals=actuals)
     data = case_data(case)
     assert data["score"] == 87.5  # 40 x 100% + 25 x 50% + 35 x 100%
     assert data["rating_band"] == "very_good"  # rating_band.dmn: 75 <= score < 90
@@ -169,7 +154,7 @@ def test_a_dispute_goes_to_the_countersigning_officer_who_records_why(org) -> No
 
 
 def test_calibration_opens_only_when_the_departments_interviews_are_done(org) -> None:
-    first = _to_calibration(org, "emp1")
+    first = to_calibration(org, "emp1")
     second = start(org, "emp2")
     assert open_tasks(first)[0].task_name == "calibrate_rating"
     assert second.status == CaseStatus.RUNNING
@@ -178,14 +163,14 @@ def test_calibration_opens_only_when_the_departments_interviews_are_done(org) ->
 
 
 def test_a_rating_is_not_finalised_outside_an_open_calibration(org) -> None:
-    case = _to_calibration(org)
+    case = to_calibration(org)
     with pytest.raises(ValidationFailed, match="whole department"):
         complete(org["hr1"], case, "calibrate_rating",
                  {"band_before": "outstanding", "band": "outstanding"})
 
 
 def test_hr_moves_a_rating_only_with_a_reason_and_the_move_is_kept(org) -> None:
-    case = _to_calibration(org)
+    case = to_calibration(org)
     unit = province(org).id
     calibration.open_calibration(org["hr1"], unit, "test-2026")
     with pytest.raises(ValidationFailed, match="reason"):
@@ -222,7 +207,7 @@ def test_no_rating_is_finalised_without_a_recorded_interview(org) -> None:
 
 
 def test_up_to_the_threshold_the_department_head_alone_approves(org) -> None:
-    case = _to_calibration(org, incentive_threshold_amount=50000)
+    case = to_calibration(org, incentive_threshold_amount=50000)
     _calibrate(org)
     complete(org["cso1"], case, "head_approval", {"decision": "approve"})
     db.session.expire_all()
@@ -230,14 +215,14 @@ def test_up_to_the_threshold_the_department_head_alone_approves(org) -> None:
 
 
 def test_the_cycle_cap_limits_the_incentive_for_everyone(org) -> None:
-    case = _to_calibration(org, incentive_cap_percent=5)
+    case = to_calibration(org, incentive_cap_percent=5)
     _calibrate(org)
     data = case_data(case)
     assert (data["incentive_share_percent"], data["incentive_amount"]) == (20, 7100)
 
 
 def test_an_approval_beyond_the_budget_is_refused_with_a_clear_message(org) -> None:
-    case = _to_calibration(org, budget=10000)
+    case = to_calibration(org, budget=10000)
     _calibrate(org)
     with pytest.raises(ValidationFailed) as refused:
         complete(org["cso1"], case, "head_approval", {"decision": "approve"})
@@ -246,7 +231,7 @@ def test_an_approval_beyond_the_budget_is_refused_with_a_clear_message(org) -> N
 
 
 def test_a_returned_incentive_goes_to_hr_with_the_reason(org) -> None:
-    case = _to_calibration(org)
+    case = to_calibration(org)
     _calibrate(org)
     with pytest.raises(ValidationFailed):
         complete(org["cso1"], case, "head_approval", {"decision": "return"})

@@ -7,13 +7,11 @@ the cycle's guideline beside the actual distribution."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from app.clock import clock
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -41,29 +39,17 @@ from tests.appraisal_helpers import (
     case_data,
     complete,
     fire_timers,
-    interview,
     open_task,
     province,
     start,
     through_the_months,
+    to_calibration,
+    to_interview_day,
 )
 from tests.conftest import employee_of
 from tests.helpers import csrf_token, login
 
-
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
-
-
-def _to_calibration(org: dict[str, User], **cycle: object) -> Case:
-    case = start(org, **cycle)
-    agree_goals(org, case)
-    through_the_months(org, case, ON_TARGET)
-    interview(org, case, ON_TARGET)
-    return case
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 def _as_subject(org: dict[str, User], username: str) -> dict[str, User]:
@@ -75,12 +61,7 @@ def _to_interview_record(org: dict[str, User]) -> Case:
     case = start(org)
     agree_goals(org, case)
     through_the_months(org, case, ON_TARGET)
-    at(f"{YEAR}-12-01", 5)
-    fire_timers()
-    complete(org["ro1"], case, "schedule_interview",
-             {"date": f"{YEAR}-12-10", "time": "10:00", "place": "DHO office, Peshawar"})
-    at(f"{YEAR}-12-10", 6)
-    fire_timers()
+    to_interview_day(org, case)
     return case
 
 
@@ -114,9 +95,9 @@ def _token(client: FlaskClient, username: str) -> dict[str, str]:
 def test_the_budget_counts_incentives_already_approved_in_other_cases(org) -> None:
     """Ayesha's PKR 28,400 and Bilal's PKR 27,600 each fit a PKR 50,000 budget, but not both:
     once Ayesha's is approved, approving Bilal's is refused and nothing is written for him."""
-    ayesha = _to_calibration(org, budget=50000, incentive_threshold_amount=50000)
+    ayesha = to_calibration(org, budget=50000, incentive_threshold_amount=50000)
     at(f"{YEAR}-01-05")
-    bilal = _to_calibration(_as_subject(org, "emp2"), budget=50000,
+    bilal = to_calibration(_as_subject(org, "emp2"), budget=50000,
                             incentive_threshold_amount=50000)
     calibration.open_calibration(org["hr1"], province(org).id, "test-2026")
     calibration.close_calibration(org["hr1"], province(org).id, "test-2026", {})
@@ -151,7 +132,7 @@ def test_an_employee_heading_their_own_unit_never_approves_their_own_incentive(o
     district = employee_of(org["emp1"]).org_unit
     district.head_employee_id = employee_of(org["emp1"]).id
     db.session.commit()
-    case = _to_calibration(org, incentive_threshold_amount=50000)
+    case = to_calibration(org, incentive_threshold_amount=50000)
     calibration.open_calibration(org["hr1"], province(org).id, "test-2026")
     calibration.close_calibration(org["hr1"], province(org).id, "test-2026", {})
 
@@ -200,7 +181,7 @@ def test_an_interview_assessment_must_assess_every_kpi_of_the_scorecard(org) -> 
 
 
 def _calibration_task(org: dict[str, User]) -> tuple[Case, HumanTask]:
-    case = _to_calibration(org)
+    case = to_calibration(org)
     calibration.open_calibration(org["hr1"], province(org).id, "test-2026")
     return case, open_task(case, "calibrate_rating")
 
@@ -304,7 +285,7 @@ def test_the_calibration_page_shows_the_cycles_guideline_beside_the_actual_distr
         org, client) -> None:
     guideline = {"outstanding": 5, "very_good": 15, "good": 50, "average": 25,
                  "below_average": 5}
-    _to_calibration(org, guideline_distribution=guideline)
+    to_calibration(org, guideline_distribution=guideline)
     login(client, "hr1")
     page = client.get(f"/calibration/{province(org).id}/test-2026")
     assert page.status_code == 200

@@ -4,12 +4,9 @@ calibration and the incentive approval."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import select
 
-from app.clock import clock
 from app.extensions import db
 from app.models import (
     AuditEvent,
@@ -23,7 +20,6 @@ from tests.appraisal_helpers import (
     ON_TARGET,
     YEAR,
     agree_goals,
-    at,
     case_data,
     complete,
     fire_timers,
@@ -35,12 +31,7 @@ from tests.appraisal_helpers import (
     through_the_months,
 )
 
-
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 def test_one_employee_walks_through_the_whole_year(org) -> None:

@@ -13,7 +13,6 @@ officer, Farah Qureshi, may not design it: she countersigns it.)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -51,11 +50,7 @@ DESIGNER_REFUSED = ("Employee DHO-00001 designed Ayesha Khan's scorecard and may
                     "sole approver of the incentive it earns.")
 
 
-@pytest.fixture(autouse=True)
-def year_clock() -> Iterator[None]:
-    at(f"{YEAR}-01-05")
-    yield
-    clock.reset()
+pytestmark = pytest.mark.usefixtures("year_clock")  # 5 January of the year (tests/conftest.py)
 
 
 @pytest.fixture
@@ -165,9 +160,9 @@ def test_everyone_who_designed_it_after_a_return_is_a_designer(heads) -> None:
     assert resolve_lane("department_head", emp1, case).assignee_id == org["owner1"].id
 
 
-def test_whoever_proposed_revised_kpis_at_mid_year_is_a_designer(org) -> None:
-    """fin1 holds the mid-year review for the reporting officer and revises the KPIs; a review
-    that revises nothing designs nothing."""
+def _mid_year_review_delegated_to_fin1(org: dict[str, User]) -> Case:
+    """ro1 designed the scorecard; at mid-year, after the self-assessment, ro1 delegates the
+    officer's review to fin1."""
     case = start(org)
     _design_by(org, case, "ro1")
     through_the_months(org, case, ON_TARGET, until_month=5)
@@ -176,6 +171,13 @@ def test_whoever_proposed_revised_kpis_at_mid_year_is_a_designer(org) -> None:
     complete(org["emp1"], case, "self_assessment", {"progress": "On track"})
     review = open_task(case, "officer_review")
     delegation.delegate_task(org["ro1"], review.id, org["fin1"].id, "Please review")
+    return case
+
+
+def test_whoever_proposed_revised_kpis_at_mid_year_is_a_designer(org) -> None:
+    """fin1 holds the mid-year review for the reporting officer and revises the KPIs; a review
+    that revises nothing designs nothing."""
+    case = _mid_year_review_delegated_to_fin1(org)
     revised = case_data(case)["scorecard"]
     revised[0]["target"] = 11000
     complete(org["fin1"], case, "officer_review", {
@@ -185,13 +187,6 @@ def test_whoever_proposed_revised_kpis_at_mid_year_is_a_designer(org) -> None:
 
 
 def test_a_mid_year_review_without_a_revision_designs_nothing(org) -> None:
-    case = start(org)
-    _design_by(org, case, "ro1")
-    through_the_months(org, case, ON_TARGET, until_month=5)
-    at(f"{YEAR}-07-01", 5)
-    fire_timers()
-    complete(org["emp1"], case, "self_assessment", {"progress": "On track"})
-    review = open_task(case, "officer_review")
-    delegation.delegate_task(org["ro1"], review.id, org["fin1"].id, "Please review")
+    case = _mid_year_review_delegated_to_fin1(org)
     complete(org["fin1"], case, "officer_review", {"comment": "Good progress"})
     assert scorecard_designers(employee_of(org["emp1"])) == {org["ro1"].id}
