@@ -117,9 +117,14 @@ def queue(
     return row
 
 
-def _task_link(task: HumanTask) -> str:
+def _link(path: str) -> str:
+    """An address in the app for a mail (BASE_URL: mails are read outside any request)."""
     base = str(current_app.config.get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
-    return f"{base}/tasks/{task.id}"
+    return f"{base}{path}"
+
+
+def _task_link(task: HumanTask) -> str:
+    return _link(f"/tasks/{task.id}")
 
 
 def _about(task: HumanTask) -> str:
@@ -178,10 +183,9 @@ def task_offered(task: HumanTask, why: str = "assigned") -> list[Notification]:
         else str(task.candidate_role)
     verb = {"returned": "was sent back", "escalated": "was escalated because it is overdue"}.get(
         why, "is waiting")
-    base = str(current_app.config.get("BASE_URL", "http://127.0.0.1:5000")).rstrip("/")
     subject = f"Meezan: {task.title} — {task.case.subject.full_name} (to claim)"
     body = (f"{_about(task)} {verb}. It is offered to {pool}: anyone of you may claim it "
-            f"from the queue.\n\nYour queue: {base}/queue\n")
+            f"from the queue.\n\nYour queue: {_link('/queue')}\n")
     return [queue(user.id, _kind(why), subject, body, task) for user in pool_holders(task)]
 
 
